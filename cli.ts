@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// nrec: the one front door. Subcommands are loaded lazily so `nrec agent` on a
+// recorder never loads the simulator, the broker or the ingest.
+const commands: Record<string, { about: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
+};
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write('usage: nrec <command> [options]\n\ncommands:\n');
+    for (const [n, c] of Object.entries(commands)) process.stdout.write(`  ${n.padEnd(10)} ${c.about}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`nrec: unknown command "${name}"; run "nrec help" for the list\n`);
+    return 2;
+  }
+  return (await command.load()).main(rest);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`nrec: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
