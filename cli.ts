@@ -2,6 +2,7 @@
 // nrec: the one front door. Subcommands are loaded lazily so `nrec agent` on a
 // recorder never loads the simulator, the broker or the ingest.
 const commands: Record<string, { about: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
+  'protocol-gen': { about: 'write the published JSON Schemas and AsyncAPI document', load: () => import('./protocol/generate-command.js') },
 };
 
 async function run(argv: string[]): Promise<number> {

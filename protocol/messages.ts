@@ -1,0 +1,80 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id, message } from './envelope.js';
+
+/** A position as the device knew it. */
+export const Fix = Type.Object(
+  {
+    lat: Type.Number({ minimum: -90, maximum: 90 }),
+    lon: Type.Number({ minimum: -180, maximum: 180 }),
+    time: Type.Integer({ minimum: 0, description: 'epoch ms of the fix (receiver time)' }),
+    fixType: Type.Union(['none', '2d', '3d', 'dgps', 'rtk', 'estimated'].map((s) => Type.Literal(s))),
+    altM: Type.Optional(Type.Number()),
+    speedMps: Type.Optional(Type.Number({ minimum: 0 })),
+    courseDeg: Type.Optional(Type.Number({ minimum: 0, maximum: 360 })),
+    accuracyM: Type.Optional(Type.Number({ minimum: 0 })),
+    hdop: Type.Optional(Type.Number({ minimum: 0 })),
+    satsUsed: Type.Optional(Type.Integer({ minimum: 0 })),
+    stale: Type.Optional(Type.Boolean({ description: 'true when this is the last known fix, not a current one' })),
+    ageMs: Type.Optional(Type.Integer({ minimum: 0, description: 'age of the fix when reported' })),
+  },
+  { additionalProperties: false },
+);
+export type Fix = Static<typeof Fix>;
+
+export const Status = message('status', 'Retained presence: birth on connect, last will on loss. Same bootId in both, so a stale will cannot overwrite a newer birth.', {
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('shutdown')]),
+  agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  reason: Type.Optional(Type.String({ maxLength: 256 })),
+});
+export type Status = Static<typeof Status>;
+
+export const Location = message('location', 'One reported position.', {
+  fix: Fix,
+  reason: Type.Optional(Type.Union(['interval', 'moved', 'burst', 'locate', 'stale', 'visit'].map((s) => Type.Literal(s)))),
+  backfill: Type.Optional(Type.Boolean({ description: 'queued while offline and sent late' })),
+});
+export type Location = Static<typeof Location>;
+
+export const Alarm = message('alarm', 'SOS and its lifecycle. Re-sent with a rising escalation until acknowledged.', {
+  alarmId: Id,
+  state: Type.Union(['raised', 'acknowledged', 'cancelled', 'resolved'].map((s) => Type.Literal(s))),
+  trigger: Type.Union(['button', 'command', 'test'].map((s) => Type.Literal(s))),
+  raisedAt: Type.Integer({ minimum: 0 }),
+  escalation: Type.Integer({ minimum: 0 }),
+  fix: Type.Optional(Fix),
+  batteryPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+});
+export type Alarm = Static<typeof Alarm>;
+
+export const Event = message('event', 'Something the platform should know: storage pressure, link or device state changes, faults.', {
+  kind: Type.String({ pattern: '^[a-z][a-z0-9._-]{0,63}$', description: 'e.g. storage, gps.link, button.fault' }),
+  severity: Type.Union(['info', 'warning', 'critical'].map((s) => Type.Literal(s))),
+  message: Type.String({ maxLength: 1024 }),
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type Event = Static<typeof Event>;
+
+export const CommandRequest = message('command-request', 'A command for a device; `id` is the request id (repeats are answered from the stored result).', {
+  name: Type.String({ pattern: '^[a-z][a-z0-9.]{0,63}$', description: 'command name, e.g. ping, config.set' }),
+  expiresAt: Type.Integer({ minimum: 0, description: 'epoch ms after which the device refuses it' }),
+  args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type CommandRequest = Static<typeof CommandRequest>;
+
+export const CommandResult = message('command-result', 'The answer to a command request.', {
+  requestId: Id,
+  name: Type.String({ maxLength: 64 }),
+  status: Type.Union(['ok', 'error', 'refused', 'expired', 'unknown'].map((s) => Type.Literal(s))),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+  result: Type.Optional(Type.Unknown()),
+  restartRequired: Type.Optional(Type.Boolean()),
+});
+export type CommandResult = Static<typeof CommandResult>;
+
+export const IngestAck = message('ingest-ack', 'The ingest has durably stored these message ids (used for media, whose delivery PUBACK cannot prove).', {
+  acked: Type.Array(Id, { maxItems: 1000 }),
+});
+export type IngestAck = Static<typeof IngestAck>;
+
+/** Every JSON message schema, by name. */
+export const SCHEMAS = { Status, Location, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;

@@ -1,0 +1,73 @@
+import type { TSchema } from '@sinclair/typebox';
+import { PROTOCOL_VERSION, TOPIC_ROOT } from './topics.js';
+import { DEVICE_CHANNELS, INBOUND_CHANNELS, type ChannelSpec } from './registry.js';
+import { SCHEMAS } from './messages.js';
+
+/** Strips TypeBox's symbol keys and returns plain JSON Schema (draft 2020-12 compatible subset). */
+export function toJsonSchema(schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+}
+
+/** The published JSON Schema files: file name → content. */
+export function jsonSchemaFiles(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const schema of Object.values(SCHEMAS)) {
+    const id = String(schema.$id);
+    const doc = { $schema: 'https://json-schema.org/draft/2020-12/schema', ...toJsonSchema(schema) };
+    out[`${id}.schema.json`] = `${JSON.stringify(doc, null, 2)}\n`;
+  }
+  return out;
+}
+
+function channelEntry(key: string, spec: ChannelSpec) {
+  const messageName = String(spec.schema.$id);
+  return {
+    [key]: {
+      address: `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/{deviceId}/${spec.address}`,
+      description: spec.description + (spec.retained === true ? ' Retained.' : ''),
+      parameters: { deviceId: { description: 'device identifier, [A-Za-z0-9_-]{1,64}' } },
+      messages: { [messageName]: { $ref: `#/components/messages/${messageName}` } },
+    },
+  };
+}
+
+/** The AsyncAPI 3 document describing every topic, as seen from the device. */
+export function asyncApiDocument(): Record<string, unknown> {
+  const channels: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  const messages: Record<string, unknown> = {};
+  const schemas: Record<string, unknown> = {};
+  const add = (key: string, spec: ChannelSpec, action: 'send' | 'receive') => {
+    const name = String(spec.schema.$id);
+    Object.assign(channels, channelEntry(key, spec));
+    operations[`${action}-${key}`] = {
+      action,
+      channel: { $ref: `#/channels/${key}` },
+      messages: [{ $ref: `#/channels/${key}/messages/${name}` }],
+    };
+    messages[name] = { name, contentType: 'application/json', payload: { $ref: `#/components/schemas/${name}` } };
+    const { $id: _id, ...rest } = toJsonSchema(spec.schema);
+    schemas[name] = rest;
+  };
+  for (const [stream, spec] of Object.entries(DEVICE_CHANNELS)) if (spec) add(stream, spec, 'send');
+  for (const [kind, spec] of Object.entries(INBOUND_CHANNELS)) add(`cmd-${kind}`, spec, 'receive');
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'nrec device protocol',
+      version: `${PROTOCOL_VERSION}.0.0`,
+      description:
+        'What a nursing recorder publishes and receives over MQTT (3.1.1 required, 5.0 optional). ' +
+        'Every JSON message carries v, id, deviceId, bootId, seq and ts. A device publishes only under its own prefix.',
+    },
+    defaultContentType: 'application/json',
+    channels,
+    operations,
+    components: { messages, schemas },
+  };
+}
+
+/** Every published file (relative to protocol/published/) with its exact content. */
+export function publishedFiles(): Record<string, string> {
+  return { ...jsonSchemaFiles(), 'asyncapi.json': `${JSON.stringify(asyncApiDocument(), null, 2)}\n` };
+}

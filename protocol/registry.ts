@@ -1,0 +1,50 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, Status } from './messages.js';
+import type { DeviceStream, InboundKind } from './topics.js';
+import { Validator } from './validate.js';
+
+/** One JSON channel: which schema its payloads follow and which lane carries it on the device. */
+export interface ChannelSpec {
+  readonly address: string;
+  readonly schema: TSchema;
+  readonly retained?: boolean;
+  readonly description: string;
+}
+
+/** JSON schemas of the device streams that carry JSON (media parts are binary; see media.ts). */
+export const DEVICE_CHANNELS: Partial<Record<DeviceStream, ChannelSpec>> = {
+  status: { address: 'status', schema: Status, retained: true, description: 'Retained birth and last will.' },
+  event: { address: 'event', schema: Event, description: 'Storage, link and fault events.' },
+  location: { address: 'location', schema: Location, description: 'Positions, live and backfilled.' },
+  alarm: { address: 'alarm', schema: Alarm, description: 'SOS alarms and their lifecycle.' },
+  result: { address: 'result', schema: CommandResult, description: 'Command results.' },
+};
+
+export const INBOUND_CHANNELS: Record<InboundKind, ChannelSpec> = {
+  req: { address: 'cmd/req', schema: CommandRequest, description: 'Command requests for the device.' },
+  ack: { address: 'cmd/ack', schema: IngestAck, description: 'Ingest acknowledgements.' },
+};
+
+const deviceValidators = new Map<DeviceStream, Validator<TSchema>>();
+const inboundValidators = new Map<InboundKind, Validator<TSchema>>();
+
+/** The compiled validator for a device stream, or undefined when the stream is not JSON. */
+export function validatorForStream(stream: DeviceStream): Validator<TSchema> | undefined {
+  let v = deviceValidators.get(stream);
+  const spec = DEVICE_CHANNELS[stream];
+  if (v === undefined && spec !== undefined) {
+    v = new Validator(spec.schema);
+    deviceValidators.set(stream, v);
+  }
+  return v;
+}
+
+/** The compiled validator for what the platform sends a device. */
+export function validatorForInbound(kind: InboundKind): Validator<TSchema> {
+  let v = inboundValidators.get(kind);
+  if (v === undefined) {
+    v = new Validator(INBOUND_CHANNELS[kind].schema);
+    inboundValidators.set(kind, v);
+  }
+  return v;
+}

@@ -1,0 +1,86 @@
+/**
+ * Topic layout, version 1:
+ *   nrec/v1/{deviceId}/{stream}[/{sub}]   device → platform (the device's own prefix)
+ *   nrec/v1/{deviceId}/cmd/{kind}         platform → device (commands, ingest acknowledgements)
+ * Ids and levels use [A-Za-z0-9_-] only, so topics map onto other brokers'
+ * subject syntax (NATS turns '/' into '.') and can never contain wildcards.
+ */
+export const TOPIC_ROOT = 'nrec';
+export const PROTOCOL_VERSION = 1;
+const PREFIX = `${TOPIC_ROOT}/v${PROTOCOL_VERSION}`;
+
+/** Streams a device publishes; each has its own per-boot `seq`. */
+export const DEVICE_STREAMS = ['status', 'health', 'event', 'location', 'alarm', 'result', 'media'] as const;
+export type DeviceStream = (typeof DEVICE_STREAMS)[number];
+
+/** What the platform sends to a device, below `cmd/`. */
+export const INBOUND_KINDS = ['req', 'ack'] as const;
+export type InboundKind = (typeof INBOUND_KINDS)[number];
+
+const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** True when `s` is usable as an id or a topic level. */
+export function isValidId(s: string): boolean {
+  return ID_RE.test(s);
+}
+
+function checkId(what: string, s: string): void {
+  if (!isValidId(s)) throw new Error(`${what} "${s}" is not valid: use 1-64 of [A-Za-z0-9_-]`);
+}
+
+/** Topic a device publishes a stream on, e.g. nrec/v1/dev-1/location or nrec/v1/dev-1/media/part. */
+export function deviceTopic(deviceId: string, stream: DeviceStream, sub?: string): string {
+  checkId('deviceId', deviceId);
+  if (sub !== undefined) {
+    checkId('topic level', sub);
+    return `${PREFIX}/${deviceId}/${stream}/${sub}`;
+  }
+  return `${PREFIX}/${deviceId}/${stream}`;
+}
+
+/** Topic the platform sends a device commands or acknowledgements on. */
+export function inboundTopic(deviceId: string, kind: InboundKind): string {
+  checkId('deviceId', deviceId);
+  return `${PREFIX}/${deviceId}/cmd/${kind}`;
+}
+
+/** Subscription filter for everything devices publish (all devices, or one). */
+export function deviceFilter(deviceId = '+'): string {
+  if (deviceId !== '+') checkId('deviceId', deviceId);
+  return `${PREFIX}/${deviceId}/#`;
+}
+
+/** Subscription filter a device uses for what is sent to it. */
+export function inboundFilter(deviceId: string): string {
+  checkId('deviceId', deviceId);
+  return `${PREFIX}/${deviceId}/cmd/#`;
+}
+
+export type ParsedTopic =
+  | { ok: true; direction: 'device'; deviceId: string; stream: DeviceStream; sub?: string }
+  | { ok: true; direction: 'inbound'; deviceId: string; kind: InboundKind }
+  | { ok: false; reason: string };
+
+/** Parses any nrec topic; never throws, says what was wrong. */
+export function parseTopic(topic: string): ParsedTopic {
+  const parts = topic.split('/');
+  if (parts.length < 4 || parts[0] !== TOPIC_ROOT) return { ok: false, reason: `topic "${topic}" is not under ${TOPIC_ROOT}/` };
+  if (parts[1] !== `v${PROTOCOL_VERSION}`) return { ok: false, reason: `topic "${topic}" has unsupported version "${parts[1]}"` };
+  const deviceId = parts[2];
+  if (!isValidId(deviceId)) return { ok: false, reason: `topic "${topic}" has an invalid deviceId` };
+  const level = parts[3];
+  if (level === 'cmd') {
+    const kind = parts[4];
+    if (parts.length !== 5 || !(INBOUND_KINDS as readonly string[]).includes(kind)) {
+      return { ok: false, reason: `topic "${topic}" has an unknown inbound kind` };
+    }
+    return { ok: true, direction: 'inbound', deviceId, kind: kind as InboundKind };
+  }
+  if (!(DEVICE_STREAMS as readonly string[]).includes(level)) return { ok: false, reason: `topic "${topic}" has unknown stream "${level}"` };
+  if (parts.length > 5) return { ok: false, reason: `topic "${topic}" has too many levels` };
+  const sub = parts[4];
+  if (sub !== undefined && !isValidId(sub)) return { ok: false, reason: `topic "${topic}" has an invalid level "${sub}"` };
+  return sub === undefined
+    ? { ok: true, direction: 'device', deviceId, stream: level as DeviceStream }
+    : { ok: true, direction: 'device', deviceId, stream: level as DeviceStream, sub };
+}
