@@ -1,0 +1,2 @@
+export { AgentConfig, type Config, type AgentConfigInput } from './schema.js';
+export { ConfigError, loadConfig, resolveConfig, saveConfig } from './load.js';

@@ -1,0 +1,58 @@
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { AgentConfig, type Config } from './schema.js';
+
+const check = TypeCompiler.Compile(AgentConfig);
+
+/** A configuration problem, naming the path (e.g. /gps/baudRate) and the rule. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a parsed config object and fills defaults; throws ConfigError naming the bad path. */
+export function resolveConfig(raw: unknown, source = 'config'): Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${source}: must be a JSON object`);
+  const withDefaults = Value.Default(AgentConfig, structuredClone(raw));
+  const first = check.Errors(withDefaults).First();
+  if (first !== undefined) {
+    const path = first.path === '' ? '(root)' : first.path;
+    const shown = first.value === undefined ? '' : ` (got ${JSON.stringify(first.value)?.slice(0, 80)})`;
+    throw new ConfigError(`${source}: ${path}: ${first.message}${shown}`);
+  }
+  return withDefaults as Config;
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return resolveConfig(raw, path);
+}
+
+/** Writes a config atomically (temp file, fsync, rename, fsync dir) so power loss leaves the old or the new one. */
+export async function saveConfig(path: string, raw: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 });
+  const fh = await open(tmp, 'r');
+  await fh.sync();
+  await fh.close();
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

@@ -1,0 +1,108 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The agent's configuration: one JSON file. Every option has a default that
+ * works on a Pi and in the simulator except `deviceId`. README "Configuration"
+ * documents each option; the descriptions here are the source of that table.
+ */
+const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
+
+export const MqttConfig = Type.Object(
+  {
+    url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS)' })),
+    protocolVersion: Opt(Type.Union([Type.Literal(4), Type.Literal(5), Type.Literal('auto')], { default: 'auto', description: '4 = MQTT 3.1.1, 5 = MQTT 5; auto tries 5 then falls back to 3.1.1' })),
+    username: Opt(Type.String()),
+    passwordFile: Opt(Type.String({ description: 'file holding the password (never put secrets in the config)' })),
+    caFile: Opt(Type.String({ description: 'CA certificate (PEM) to trust for TLS' })),
+    certFile: Opt(Type.String({ description: 'client certificate (PEM) for mutual TLS' })),
+    keyFile: Opt(Type.String({ description: 'client private key (PEM, mode 0600) for mutual TLS' })),
+    keepaliveS: Opt(Type.Integer({ minimum: 5, maximum: 3600, default: 30 })),
+    backoffMinMs: Opt(Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay cap (full jitter)' })),
+    backoffMaxMs: Opt(Type.Integer({ minimum: 100, default: 60_000, description: 'largest reconnect delay cap (full jitter)' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const GpsConfig = Type.Object(
+  {
+    enabled: Opt(Type.Boolean({ default: true })),
+    path: Opt(Type.String({ default: '/dev/ttyACM0', description: 'tty of the receiver; prefer /dev/serial/by-id/...' })),
+    baudRate: Opt(Type.Union([Type.Integer({ minimum: 1200, maximum: 921600 }), Type.Literal('auto')], { default: 9600, description: "baud rate, or 'auto' to try 4800/9600/38400/115200" })),
+    requireChecksum: Opt(Type.Boolean({ default: true, description: 'reject sentences without a *hh checksum' })),
+    intervalS: Opt(Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'report interval while moving' })),
+    displacementM: Opt(Type.Number({ minimum: 0, default: 25, description: 'report early after moving this far' })),
+    stationaryIntervalS: Opt(Type.Number({ minimum: 1, default: 120, description: 'report interval while stationary' })),
+    visitIntervalS: Opt(Type.Number({ minimum: 1, default: 10, description: 'report interval during a visit' })),
+    sosBurstS: Opt(Type.Number({ minimum: 0, default: 60, description: '1 Hz reporting for this long after an SOS' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ButtonConfig = Type.Object(
+  {
+    enabled: Opt(Type.Boolean({ default: true })),
+    backend: Opt(Type.Union([Type.Literal('gpiod'), Type.Literal('sysfs')], { default: 'gpiod' })),
+    chip: Opt(Type.String({ default: 'gpiochip0' })),
+    line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name or offset on the chip' })),
+    activeLow: Opt(Type.Boolean({ default: true, description: 'button to ground with pull-up: pressed reads 0' })),
+    bias: Opt(Type.Union(['pull-up', 'pull-down', 'disable', 'as-is'].map((s) => Type.Literal(s)), { default: 'pull-up' })),
+    pollMs: Opt(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'sysfs polling interval' })),
+    sysfsRoot: Opt(Type.String({ default: '/sys/class/gpio' })),
+    toolsDir: Opt(Type.String({ description: 'directory with gpiomon/gpioget/gpioset (default: PATH)' })),
+    debounceMs: Opt(Type.Integer({ minimum: 0, maximum: 1000, default: 30 })),
+    sosHoldMs: Opt(Type.Integer({ minimum: 100, maximum: 30_000, default: 1500, description: 'hold this long for an SOS' })),
+    tripleIsSos: Opt(Type.Boolean({ default: false, description: 'a triple press also raises an SOS' })),
+    cancelWindowS: Opt(Type.Number({ minimum: 0, default: 10, description: 'a double press within this window cancels a false SOS' })),
+    resendS: Opt(Type.Number({ minimum: 1, default: 15, description: 'alarm re-sent with rising escalation until acknowledged' })),
+    feedbackLine: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { description: 'LED/buzzer output line (optional)' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const TransportConfig = Type.Object(
+  {
+    outboxCapacityBytes: Opt(Type.Integer({ minimum: 65_536, default: 64 * 1024 * 1024, description: 'outbox size on disk; see lane policy' })),
+    thinKeepEvery: Opt(Type.Integer({ minimum: 2, default: 4, description: 'when full, keep every Nth queued location' })),
+    bulkMinKbps: Opt(Type.Number({ minimum: 8, default: 256, description: 'bulk (media) budget floor in kbit/s' })),
+    bulkMaxKbps: Opt(Type.Number({ minimum: 8, default: 100_000, description: 'bulk budget ceiling in kbit/s' })),
+    bulkAdaptive: Opt(Type.Boolean({ default: true, description: 'adapt the bulk budget to acknowledgement delay (LEDBAT-style)' })),
+    queueDelayTargetMs: Opt(Type.Integer({ minimum: 5, default: 25, description: 'queueing delay bulk traffic may add on the link' })),
+    maxInFlightBytes: Opt(Type.Integer({ minimum: 16_384, default: 256 * 1024, description: 'unacknowledged bulk bytes at most' })),
+    partBytes: Opt(Type.Integer({ minimum: 4096, maximum: 131_072, default: 32 * 1024, description: 'media part size (MQTT message size limit 128 KiB)' })),
+    backfillBatch: Opt(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'locations per backfill message' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const HealthConfig = Type.Object(
+  {
+    intervalS: Opt(Type.Number({ minimum: 1, default: 60 })),
+    powerSupplyRoot: Opt(Type.String({ default: '/sys/class/power_supply' })),
+    thermalRoot: Opt(Type.String({ default: '/sys/class/thermal' })),
+    clockSyncFile: Opt(Type.String({ default: '/run/systemd/timesync/synchronized', description: 'exists when the system clock is NTP-synchronized' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AgentConfig = Type.Object(
+  {
+    deviceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'this device; also its topic prefix' }),
+    dataDir: Opt(Type.String({ default: '/var/lib/nrec', description: 'outbox, alarm state, media spool' })),
+    logLevel: Opt(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((s) => Type.Literal(s)), { default: 'info' })),
+    mqtt: Opt(MqttConfig),
+    gps: Opt(GpsConfig),
+    button: Opt(ButtonConfig),
+    transport: Opt(TransportConfig),
+    health: Opt(HealthConfig),
+  },
+  { additionalProperties: false },
+);
+
+type DeepRequired<T> = T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
+export type AgentConfigInput = Static<typeof AgentConfig>;
+/** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
+export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button'> & {
+  mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
+    Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
+  button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;
+};

@@ -1,0 +1,142 @@
+// NMEA 0183 framing and dispatch: find the sentence in a line, verify the
+// checksum, split the address into talker and type, and hand the fields to
+// the decoder for that type. One pass over the characters computes the XOR,
+// records the comma positions and checks every byte is printable ASCII; the
+// decoders then read numbers straight out of the line (see nmea-fields.ts).
+
+import { FieldReader } from './nmea-fields.js';
+import { decodeGga, decodeGll, decodeGns, decodeRmc, decodeVtg, decodeZda } from './nmea-position-decoders.js';
+import { decodeGsa, decodeGst, decodeGsv, decodeTxt } from './nmea-satellite-decoders.js';
+import type { ParseFailure, ParseResult, Sentence } from './nmea-types.js';
+
+export interface ParseOptions {
+  /** Reject sentences without a `*hh` checksum (default true). */
+  requireChecksum?: boolean;
+  /**
+   * Longest sentence accepted, from `$` to the checksum, terminator excluded
+   * (default 120). The standard allows 82 with CR LF; several vendors exceed
+   * it with long GSV/GSA or proprietary text, so we allow some slack.
+   */
+  maxLength?: number;
+}
+
+/** Default for ParseOptions.maxLength. */
+export const NMEA_MAX_LENGTH = 120;
+
+type Decoder = (r: FieldReader, talker: string) => Sentence | undefined;
+
+const DECODERS: Record<string, Decoder> = {
+  RMC: decodeRmc,
+  GGA: decodeGga,
+  GSA: decodeGsa,
+  GSV: decodeGsv,
+  VTG: decodeVtg,
+  GLL: decodeGll,
+  ZDA: decodeZda,
+  GST: decodeGst,
+  GNS: decodeGns,
+  TXT: decodeTxt,
+};
+
+const C_STAR = 42;
+const C_COMMA = 44;
+const C_CR = 13;
+const C_LF = 10;
+const C_SPACE = 32;
+const C_TILDE = 126;
+
+const fail = (reason: ParseFailure, detail: string): ParseResult => ({ ok: false, reason, detail });
+
+/** Parses one NMEA line into a typed sentence or a reason it was rejected; never throws. */
+export function parseSentence(line: string, opts?: ParseOptions): ParseResult {
+  try {
+    return parse(line, opts?.requireChecksum ?? true, opts?.maxLength ?? NMEA_MAX_LENGTH);
+  } catch (err) {
+    // Unreachable by design (property-tested); kept so a decoder bug costs one sentence, not the stream.
+    return fail('malformed', `parser error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function parse(line: string, requireChecksum: boolean, maxLength: number): ParseResult {
+  if (typeof line !== 'string') return fail('malformed', `expected a string, got ${typeof line}`);
+  let end = line.length;
+  while (end > 0 && isTrailingSpace(line.charCodeAt(end - 1))) end--;
+  if (end === 0) return fail('empty', 'empty line');
+  // Garbage before a sentence (power-up noise, a splice after a dropped
+  // terminator) is skipped by starting at the last delimiter: `$` and `!`
+  // are reserved and never occur inside a sentence. Bound the search so a
+  // huge junk string costs no more than a long line.
+  if (end > maxLength * 8) return fail('too-long', `line of ${end} characters`);
+  const start = Math.max(line.lastIndexOf('$', end - 1), line.lastIndexOf('!', end - 1));
+  if (start < 0) return fail('no-start', 'no $ or ! start delimiter');
+  if (end - start > maxLength) return fail('too-long', `sentence of ${end - start} characters exceeds ${maxLength}`);
+
+  const bounds = [start];
+  let sum = 0;
+  let badChar = -1;
+  let p = start + 1;
+  for (; p < end; p++) {
+    const c = line.charCodeAt(p);
+    if (c === C_STAR) break;
+    if (c === C_COMMA) bounds.push(p);
+    else if ((c < C_SPACE || c > C_TILDE) && badChar < 0) badChar = p;
+    sum ^= c;
+  }
+  if (p < end) {
+    if (end - p !== 3) return fail('malformed', `checksum must be two hex digits after *, got "${line.slice(p + 1, end)}"`);
+    const hi = hexValue(line.charCodeAt(p + 1));
+    const lo = hexValue(line.charCodeAt(p + 2));
+    if (hi < 0 || lo < 0) return fail('malformed', `checksum "${line.slice(p + 1, end)}" is not hex`);
+    const given = hi * 16 + lo;
+    if (given !== sum) return fail('bad-checksum', `checksum ${hex2(given)} does not match computed ${hex2(sum)}`);
+  } else if (requireChecksum) {
+    return fail('missing-checksum', 'no *hh checksum');
+  }
+  if (badChar >= 0) return fail('malformed', `non-printable character 0x${hex2(line.charCodeAt(badChar))} at column ${badChar - start}`);
+  bounds.push(p);
+
+  const addressEnd = bounds.length > 2 ? bounds[1] : p;
+  const addressLength = addressEnd - start - 1;
+  if (line.charCodeAt(start + 1) === 80 /* P */) return fail('proprietary', line.slice(start + 1, addressEnd));
+  if (addressLength !== 5 || !isUpperAlnum(line, start + 1, addressEnd)) {
+    return fail('malformed', `address "${line.slice(start + 1, addressEnd)}" is not a talker id and sentence type`);
+  }
+  const type = line.slice(start + 3, start + 6);
+  const decode = DECODERS[type];
+  if (decode === undefined) return fail('unknown', line.slice(start + 1, addressEnd));
+  const reader = new FieldReader(line, bounds, type);
+  const sentence = decode(reader, line.slice(start + 1, start + 3));
+  if (sentence === undefined || reader.error !== undefined) return fail('malformed', reader.error ?? `${type} could not be decoded`);
+  sentence.set = reader.set;
+  return { ok: true, sentence };
+}
+
+/** XOR of the characters between the start delimiter and `*`, as two upper-case hex digits. */
+export function nmeaChecksum(body: string): string {
+  let sum = 0;
+  for (let i = 0; i < body.length; i++) sum ^= body.charCodeAt(i);
+  return hex2(sum);
+}
+
+function isTrailingSpace(c: number): boolean {
+  return c === C_CR || c === C_LF || c === C_SPACE || c === 9;
+}
+
+function isUpperAlnum(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+function hex2(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
+}

@@ -1,0 +1,214 @@
+import { EventEmitter } from 'node:events';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import type { Logger } from '../log/logger.js';
+import { Backoff } from './backoff.js';
+
+export interface SessionOptions {
+  url: string;
+  clientId: string;
+  protocolVersion: 4 | 5 | 'auto';
+  username?: string;
+  password?: Buffer;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  keepaliveS: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** Last will for this connection attempt (built fresh, so it carries the current bootId). */
+  will?: () => { topic: string; payload: Buffer; retain: boolean; qos: 0 | 1 };
+  /** Called once connected, before 'connect' is emitted: publish the birth, subscribe. */
+  onConnect?: (session: MqttSession) => Promise<void>;
+  /** Wraps the raw socket (the bulk connection paces its writes this way). */
+  wrapStream?: (socket: Duplex) => Duplex;
+  logger: Logger;
+}
+
+/**
+ * One MQTT connection that keeps itself up: reconnects with exponential
+ * backoff and full jitter, negotiates MQTT 5 and falls back to 3.1.1, and
+ * uses a persistent session (clean=false) so commands queued by the broker
+ * while the device was away are delivered. Each attempt gets a fresh client:
+ * nothing is replayed from mqtt.js's memory store, because the durable
+ * outbox is the one place that decides what is (re)sent.
+ */
+export class MqttSession extends EventEmitter {
+  readonly #o: SessionOptions;
+  readonly #backoff: Backoff;
+  #client: MqttClient | undefined;
+  #version: 4 | 5;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #connected = false;
+  #connectedAt = 0;
+
+  constructor(options: SessionOptions) {
+    super();
+    this.#o = options;
+    this.#backoff = new Backoff(options.backoffMinMs, options.backoffMaxMs);
+    this.#version = options.protocolVersion === 4 ? 4 : 5;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** The protocol version in use (5 = MQTT 5, 4 = 3.1.1). */
+  get protocolVersion(): 4 | 5 {
+    return this.#version;
+  }
+
+  /** Starts connecting; returns at once. */
+  start(): void {
+    this.#stopped = false;
+    this.#attempt();
+  }
+
+  #attempt(): void {
+    if (this.#stopped) return;
+    const o = this.#o;
+    const url = new URL(o.url);
+    const secure = url.protocol === 'mqtts:' || url.protocol === 'ssl:' || url.protocol === 'tls:';
+    const port = Number(url.port || (secure ? 8883 : 1883));
+    const host = url.hostname;
+    const will = o.will?.();
+    const options: IClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: this.#version,
+      clean: false,
+      keepalive: o.keepaliveS,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      resubscribe: false,
+      queueQoSZero: false,
+      username: o.username,
+      password: o.password,
+      ...(this.#version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+      ...(will ? { will: { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain } } : {}),
+    };
+    const build = (): Duplex => {
+      const socket: Duplex = secure
+        ? tlsConnect({ host, port, ca: o.ca, cert: o.cert, key: o.key, servername: net_isIP(host) ? undefined : host })
+        : netConnect({ host, port });
+      if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+      return o.wrapStream ? o.wrapStream(socket) : socket;
+    };
+    const client = new MqttClient(() => build() as never, options);
+    this.#client = client;
+    let gotConnack = false;
+    client.on('connect', () => {
+      gotConnack = true;
+      void this.#onConnected(client);
+    });
+    client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet));
+    client.on('error', (err: Error & { code?: number }) => {
+      // MQTT 5 refused by a 3.1.1-only broker (aedes): CONNACK code 1 or a close before CONNACK.
+      if (!gotConnack && this.#o.protocolVersion === 'auto' && this.#version === 5 && (err.code === 1 || /protocol/i.test(err.message))) {
+        this.#version = 4;
+      }
+      o.logger.debug({ err: err.message, clientId: o.clientId }, 'mqtt error');
+    });
+    client.on('close', () => {
+      if (this.#client !== client) return;
+      if (!gotConnack && this.#o.protocolVersion === 'auto' && this.#version === 5 && this.#backoff.attempt === 0) {
+        // Some 3.1.1-only brokers just close on a v5 CONNECT; try 3.1.1 once before backing off.
+        this.#version = 4;
+      }
+      this.#onClosed(client);
+    });
+  }
+
+  async #onConnected(client: MqttClient): Promise<void> {
+    if (this.#client !== client) return;
+    this.#connectedAt = Date.now();
+    try {
+      await this.#o.onConnect?.(this);
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message }, 'post-connect setup failed; reconnecting');
+      client.end(true);
+      return;
+    }
+    if (this.#client !== client || !client.connected) return;
+    this.#connected = true;
+    this.#o.logger.info({ url: redactUrl(this.#o.url), clientId: this.#o.clientId, mqtt: this.#version === 5 ? '5.0' : '3.1.1' }, 'connected');
+    this.emit('connect');
+  }
+
+  #onClosed(client: MqttClient): void {
+    client.removeAllListeners('connect');
+    client.end(true);
+    const was = this.#connected;
+    this.#connected = false;
+    if (was) {
+      this.emit('disconnect');
+      this.#o.logger.warn({ clientId: this.#o.clientId }, 'disconnected');
+    }
+    if (this.#stopped) return;
+    // A connection that lasted a while resets the backoff; a flapping one keeps growing it.
+    if (was && Date.now() - this.#connectedAt > 30_000) this.#backoff.reset();
+    const delay = this.#backoff.next();
+    this.#timer = setTimeout(() => this.#attempt(), delay);
+    this.#timer.unref?.();
+  }
+
+  /** Publishes and resolves on PUBACK (QoS 1) or once written (QoS 0); rejects if the connection is lost first. */
+  publish(topic: string, payload: Buffer | string, opts: IClientPublishOptions = { qos: 1 }): Promise<void> {
+    const client = this.#client;
+    if (client === undefined || !this.#connected) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, opts, (err, packet) => {
+        if (err) return reject(err);
+        const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
+        if (rc !== undefined && rc >= 0x80) return reject(new Error(`broker refused publish to ${topic}: reason code ${rc}`));
+        resolve();
+      });
+    });
+  }
+
+  /** Subscribes at QoS 1; resolves when granted. */
+  subscribe(filter: string): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      client.subscribe(filter, { qos: 1 }, (err, granted) => {
+        if (err) return reject(err);
+        if (granted?.some((g) => g.qos === 128)) return reject(new Error(`broker refused subscription to ${filter}`));
+        resolve();
+      });
+    });
+  }
+
+  /** Bytes written to the socket but not yet flushed by the kernel-side stream (for pacing decisions). */
+  get client(): MqttClient | undefined {
+    return this.#client;
+  }
+
+  /** Disconnects. With `graceful`, sends DISCONNECT (no last will); otherwise drops the socket (the broker sends the will). */
+  async stop(graceful = true): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    const client = this.#client;
+    this.#client = undefined;
+    this.#connected = false;
+    if (client === undefined) return;
+    await new Promise<void>((resolve) => client.end(!graceful, {}, () => resolve()));
+  }
+}
+
+function net_isIP(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(':');
+}
+
+/** The URL without credentials, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
+import { makeTempDir, type TempDir } from './temp.js';
+import { requireTool } from './tools.js';
+
+export interface MosquittoOptions {
+  /** Extra config lines appended after the listener (use {port} and {dir} placeholders). */
+  extraConfig?: string;
+  /** Replace the default listener block entirely (for TLS); must contain {port}. */
+  listenerConfig?: string;
+  /** Reuse a port (to restart a broker where clients expect it). */
+  port?: number;
+  /** Keep persistence in this directory across restarts. */
+  dataDir?: string;
+}
+
+/** A real Mosquitto started by a test on a free port with its own config. */
+export class Mosquitto {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: TempDir;
+  #child: ChildProcess | undefined;
+  #log = '';
+  readonly #opts: MosquittoOptions;
+
+  private constructor(port: number, dir: TempDir, opts: MosquittoOptions) {
+    this.port = port;
+    this.dir = dir;
+    this.url = `mqtt://127.0.0.1:${port}`;
+    this.#opts = opts;
+  }
+
+  /** Starts a broker and resolves once it accepts TCP connections. */
+  static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+    const m = new Mosquitto(opts.port ?? (await freePort()), await makeTempDir('nrec-mosq-'), opts);
+    await m.#spawn();
+    return m;
+  }
+
+  /** Broker output so far (for failure messages). */
+  get log(): string {
+    return this.#log;
+  }
+
+  async #spawn(): Promise<void> {
+    const bin = requireTool('mosquitto', ['/usr/sbin/mosquitto']);
+    const dataDir = this.#opts.dataDir ?? this.dir.path;
+    const fill = (s: string) => s.replaceAll('{port}', String(this.port)).replaceAll('{dir}', this.dir.path);
+    const listener = this.#opts.listenerConfig ?? 'listener {port} 127.0.0.1\nallow_anonymous true';
+    const conf = [
+      fill(listener),
+      'persistence true',
+      `persistence_location ${dataDir}/`,
+      'log_dest stdout',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'max_queued_messages 100000',
+      'max_inflight_messages 0',
+      fill(this.#opts.extraConfig ?? ''),
+    ].join('\n');
+    const confPath = this.dir.file('mosquitto.conf');
+    await writeFile(confPath, `${conf}\n`);
+    const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    child.stdout?.on('data', (d: Buffer) => { this.#log += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { this.#log += d.toString(); });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${this.#log}`);
+      if (await canConnect(this.port)) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`mosquitto did not listen on ${this.port} within 10 s: ${this.#log}`);
+  }
+
+  /** Stops the broker (SIGTERM, then SIGKILL) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Starts the broker again on the same port with the same config and data. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn();
+  }
+
+  /** Stops the broker and removes its directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await this.dir.remove();
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
