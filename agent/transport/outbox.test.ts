@@ -1,0 +1,212 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir, type TempDir } from '../../test/support/temp.js';
+import { LANES, Outbox, type EvictedEvent, type Lane, type OutboxInput } from './outbox.js';
+
+let dir: TempDir;
+const open: Outbox[] = [];
+beforeEach(async () => {
+  dir = await makeTempDir('nrec-outbox-');
+});
+afterEach(async () => {
+  for (const o of open.splice(0)) o.close();
+  await dir.remove();
+});
+
+function openOutbox(opts: Parameters<typeof Outbox.open>[1] = {}): Outbox {
+  const o = Outbox.open(dir.file('outbox.db'), opts);
+  open.push(o);
+  return o;
+}
+function reopen(o: Outbox, opts: Parameters<typeof Outbox.open>[1] = {}): Outbox {
+  o.close();
+  return openOutbox(opts);
+}
+let n = 0;
+function msg(lane: Lane, size = 10, extra: Partial<OutboxInput> = {}): OutboxInput {
+  n++;
+  return { lane, topic: `t/${lane}`, payload: Buffer.alloc(size, n % 256), msgId: `${lane}-${n}`, ...extra };
+}
+/** Bytes a message of `size` payload bytes counts against capacity. */
+const cost = (lane: Lane, size: number) => size + `t/${lane}`.length;
+const ids = (es: Array<{ msgId: string }>) => es.map((e) => e.msgId);
+
+describe('Outbox', () => {
+  it('keeps every unacknowledged message across close and reopen, with all fields', async () => {
+    let o = openOutbox();
+    const a = await o.put(msg('alarm', 5, { retain: true, ackBy: 'ingest' }));
+    const l = await o.put(msg('location', 7));
+    expect(a).toMatchObject({ lane: 'alarm', retain: true, ackBy: 'ingest', bytes: cost('alarm', 5) });
+    expect(l).toMatchObject({ retain: false, ackBy: 'puback' });
+    o = reopen(o);
+    expect(o.totalBytes).toBe(cost('alarm', 5) + cost('location', 7));
+    const [back] = o.take('alarm', 10);
+    expect(back).toEqual(a);
+    expect(ids(o.take('location', 10))).toEqual([l.msgId]);
+  });
+
+  it('hands out each lane in FIFO order and skips what is in flight', async () => {
+    const o = openOutbox();
+    const put = await Promise.all([...Array(6)].map((_, i) => o.put(msg(i % 2 === 0 ? 'location' : 'status'))));
+    const locs = put.filter((e) => e.lane === 'location');
+    expect(ids(o.take('location', 2))).toEqual(ids(locs.slice(0, 2)));
+    expect(ids(o.take('location', 2))).toEqual(ids(locs.slice(2)));
+    expect(o.has('location')).toBe(false);
+    expect(o.has('status')).toBe(true);
+    expect(o.stats().location).toMatchObject({ count: 3, inFlight: 3 });
+  });
+
+  it('release puts entries back in their original order; releaseAll returns everything', async () => {
+    const o = openOutbox();
+    const put = await Promise.all([...Array(5)].map(() => o.put(msg('result'))));
+    const taken = o.take('result', 3);
+    o.release([taken[1].rowId]);
+    expect(ids(o.take('result', 5))).toEqual(ids([put[1], put[3], put[4]]));
+    o.releaseAll();
+    expect(ids(o.take('result', 10))).toEqual(ids(put));
+  });
+
+  it('maxBytes limits a take but always yields the first entry', async () => {
+    const o = openOutbox();
+    await Promise.all([o.put(msg('location', 100)), o.put(msg('location', 10)), o.put(msg('location', 10))]);
+    expect(o.take('location', 10, 50)).toHaveLength(1);
+    expect(o.take('location', 10, cost('location', 10))).toHaveLength(1);
+    expect(o.take('location', 10)).toHaveLength(1);
+  });
+
+  it('ack deletes durably; ack of unknown or repeated ids is harmless', async () => {
+    let o = openOutbox();
+    const put = await Promise.all([...Array(4)].map(() => o.put(msg('location'))));
+    const taken = o.take('location', 2);
+    o.ack(taken.map((e) => e.rowId));
+    o.ack([taken[0].rowId, 999_999]);
+    expect(o.stats().location).toMatchObject({ count: 2, inFlight: 0 });
+    expect(o.totalBytes).toBe(2 * cost('location', 10));
+    o = reopen(o);
+    expect(ids(o.take('location', 10))).toEqual(ids(put.slice(2)));
+    expect(o.totalBytes).toBe(2 * cost('location', 10));
+  });
+
+  it('ackMsgIds deletes by message id, in flight or not, and counts what it found', async () => {
+    let o = openOutbox();
+    const put = await Promise.all([...Array(3)].map(() => o.put(msg('result', 10, { ackBy: 'ingest' }))));
+    o.take('result', 1);
+    expect(o.ackMsgIds([put[0].msgId, put[2].msgId, 'unknown'])).toBe(2);
+    expect(o.ackMsgIds([put[0].msgId])).toBe(0);
+    expect(o.stats().result).toMatchObject({ count: 1, inFlight: 0 });
+    o = reopen(o);
+    expect(ids(o.take('result', 10))).toEqual([put[1].msgId]);
+  });
+
+  it('stats reports the oldest creation time per lane', async () => {
+    let t = 1000;
+    const o = openOutbox({ now: () => t++ });
+    await o.put(msg('status'));
+    await o.put(msg('status'));
+    const s = o.stats();
+    expect(s.status).toEqual({ count: 2, bytes: 2 * cost('status', 10), oldestAt: 1000, inFlight: 0 });
+    expect(s.alarm.oldestAt).toBeUndefined();
+    expect(Object.keys(s)).toEqual([...LANES]);
+  });
+
+  it('evicts manifests oldest first, then statuses, and reports it', async () => {
+    const each = cost('manifest', 90); // 90 + 10 = 100 (topic t/manifest is 10 chars)
+    const o = openOutbox({ capacityBytes: 5 * each });
+    const events: EvictedEvent[] = [];
+    o.on('evicted', (e: EvictedEvent) => events.push(e));
+    const m = await Promise.all([...Array(3)].map(() => o.put(msg('manifest', 90))));
+    const s = await Promise.all([...Array(2)].map(() => o.put(msg('status', 92)))); // t/status is 8 chars → 100
+    await o.put(msg('result', 190)); // needs 200 bytes: two manifests go
+    expect(events).toEqual([{ lane: 'manifest', count: 2, bytes: 200, reason: 'capacity' }]);
+    expect(ids(o.take('manifest', 10))).toEqual([m[2].msgId]);
+    o.releaseAll();
+    await o.put(msg('result', 190)); // manifest + one status
+    expect(events.slice(1)).toEqual([
+      { lane: 'manifest', count: 1, bytes: 100, reason: 'capacity' },
+      { lane: 'status', count: 1, bytes: 100, reason: 'capacity' },
+    ]);
+    expect(ids(o.take('status', 10))).toEqual([s[1].msgId]);
+    expect(o.totalBytes).toBeLessThanOrEqual(5 * each);
+  });
+
+  it('thins locations (first, last and every 4th kept) instead of dropping them', async () => {
+    const o = openOutbox({ capacityBytes: 10 * cost('location', 10) });
+    const events: EvictedEvent[] = [];
+    o.on('evicted', (e: EvictedEvent) => events.push(e));
+    const locs = await Promise.all([...Array(10)].map(() => o.put(msg('location'))));
+    const next = await o.put(msg('location'));
+    expect(events).toEqual([{ lane: 'location', count: 6, bytes: 6 * cost('location', 10), reason: 'thinned' }]);
+    expect(ids(o.take('location', 100))).toEqual(ids([locs[0], locs[4], locs[8], locs[9], next]));
+  });
+
+  it('never evicts alarms: an alarm put succeeds over capacity, other puts are refused with an event', async () => {
+    const o = openOutbox({ capacityBytes: 2 * cost('alarm', 10) });
+    const events: EvictedEvent[] = [];
+    o.on('evicted', (e: EvictedEvent) => events.push(e));
+    const alarms = await Promise.all([...Array(3)].map(() => o.put(msg('alarm'))));
+    expect(o.totalBytes).toBe(3 * cost('alarm', 10));
+    await expect(o.put(msg('result'))).rejects.toThrow(/capacity of \d+ bytes exceeded: result message/);
+    expect(events).toEqual([{ lane: 'result', count: 1, bytes: cost('result', 10), reason: 'refused' }]);
+    expect(ids(o.take('alarm', 10))).toEqual(ids(alarms));
+  });
+
+  it('does not evict entries that are in flight', async () => {
+    const o = openOutbox({ capacityBytes: 2 * cost('manifest', 10) });
+    await o.put(msg('manifest'));
+    await o.put(msg('manifest'));
+    o.take('manifest', 2);
+    await expect(o.put(msg('manifest'))).rejects.toThrow(/capacity/);
+    expect(o.stats().manifest.count).toBe(2);
+  });
+
+  it('survives kill -9 while putting: every message reported durable is there and the database is intact', async () => {
+    const dist = fileURLToPath(new URL('../../dist/agent/transport/outbox.js', import.meta.url));
+    if (!existsSync(dist)) throw new Error(`compiled outbox missing at ${dist}: run npm run build`);
+    const script = dir.file('writer.mjs');
+    await writeFile(script, `
+      import { Outbox } from ${JSON.stringify(dist)};
+      const ob = Outbox.open(process.argv[2]);
+      let i = 0;
+      function burst() {
+        for (let k = 0; k < 40; k++) {
+          const id = 'm' + i++;
+          const lane = k % 10 === 0 ? 'alarm' : 'location';
+          ob.put({ lane, topic: 'nrec/v1/dev/' + lane, payload: Buffer.alloc(200, k), msgId: id })
+            .then(() => process.stdout.write(id + '\\n'));
+        }
+        setImmediate(burst);
+      }
+      burst();
+    `);
+    const dbPath = dir.file('killed.db');
+    const child = spawn(process.execPath, [script, dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.split('\n').length > 3000) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`writer exited early (${code}): ${err}`)));
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const durable = out.split('\n').slice(0, -1); // the last line may be cut mid-write
+
+    const raw = new Database(dbPath);
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+    const o = Outbox.open(dbPath);
+    open.push(o);
+    const stored = new Set(ids([...o.take('alarm', 1e9), ...o.take('location', 1e9)]));
+    const missing = durable.filter((id) => !stored.has(id));
+    expect(durable.length).toBeGreaterThan(3000);
+    expect(missing).toEqual([]);
+  });
+});

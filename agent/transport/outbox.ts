@@ -1,0 +1,407 @@
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import { LANES, planEviction, type Lane, type PolicyRow } from './outbox-policy.js';
+
+export { LANES, type Lane };
+
+export interface OutboxInput {
+  lane: Lane;
+  topic: string;
+  payload: Buffer;
+  msgId: string;
+  retain?: boolean;
+  /** What deletes the entry: the broker's PUBACK (default) or the ingest's acknowledgement by msgId. */
+  ackBy?: 'puback' | 'ingest';
+}
+
+export interface OutboxEntry extends Required<OutboxInput> {
+  rowId: number;
+  createdAt: number;
+  /** payload + topic bytes, what counts against capacity. */
+  bytes: number;
+}
+
+export interface OutboxOptions {
+  /** Byte budget for payload + topic of everything stored (default 64 MiB). */
+  capacityBytes: number;
+  /** When thinning locations keep every Nth (default 4). */
+  thinKeepEvery?: number;
+  now?: () => number;
+}
+
+/** Payload of the 'evicted' event: something was dropped or refused, so the caller must report it. */
+export interface EvictedEvent {
+  lane: Lane;
+  count: number;
+  bytes: number;
+  reason: 'capacity' | 'thinned' | 'refused';
+}
+
+export type LaneStats = { count: number; bytes: number; oldestAt: number | undefined; inFlight: number };
+
+interface DbRow {
+  row_id: number;
+  lane: Lane;
+  topic: string;
+  payload: Buffer;
+  msg_id: string;
+  retain: number;
+  ack_by: 'puback' | 'ingest';
+  created_at: number;
+  bytes: number;
+}
+type Meta = Pick<DbRow, 'row_id' | 'lane' | 'bytes'>;
+
+interface Pending {
+  input: Required<OutboxInput>;
+  createdAt: number;
+  bytes: number;
+  resolve: (e: OutboxEntry) => void;
+  reject: (err: Error) => void;
+}
+type Outcome = { ok: true; entry: OutboxEntry } | { ok: false; error: Error };
+type LaneTotals = Record<Lane, { count: number; bytes: number }>;
+interface CommitResult { outcomes: Outcome[]; evicted: EvictedEvent[]; lanes: LaneTotals; total: number }
+
+const DEFAULT_CAPACITY = 64 * 1024 * 1024;
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  lane TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  msg_id TEXT NOT NULL,
+  retain INTEGER NOT NULL,
+  ack_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_lane_row ON outbox (lane, row_id);
+CREATE INDEX IF NOT EXISTS outbox_msg_id ON outbox (msg_id);
+`;
+
+function emptyLanes<T>(make: () => T): Record<Lane, T> {
+  return Object.fromEntries(LANES.map((l) => [l, make()])) as Record<Lane, T>;
+}
+
+function toEntry(r: DbRow): OutboxEntry {
+  return {
+    rowId: r.row_id, lane: r.lane, topic: r.topic, payload: r.payload, msgId: r.msg_id,
+    retain: r.retain === 1, ackBy: r.ack_by, createdAt: r.created_at, bytes: r.bytes,
+  };
+}
+
+/**
+ * Durable store-and-forward queue in SQLite (WAL). A message is committed
+ * before anyone may publish it and deleted only when acknowledged; in-flight
+ * marks live in memory, so after a restart every unacknowledged message is
+ * queued again (the ingest deduplicates by msgId).
+ *
+ * Durability: synchronous=FULL for transactions that insert, so a resolved
+ * put survives power loss, not just kill -9 (NORMAL in WAL mode only survives
+ * a process crash: the last commits may roll back when power fails, and a
+ * lost alarm is not acceptable). The fsync cost is paid once per batch, not per
+ * message: puts of one event-loop turn share one transaction (group commit),
+ * an alarm flushes at once. Deletions (acks) run with synchronous=NORMAL: if
+ * one is lost to power failure the message is merely sent again.
+ */
+export class Outbox extends EventEmitter {
+  readonly #db: Database.Database;
+  readonly #capacity: number;
+  readonly #keepEvery: number;
+  readonly #now: () => number;
+  readonly #st;
+  readonly #commit: (batch: Pending[], acked: number[]) => CommitResult;
+  /** Count and bytes per lane of stored, unacknowledged rows (cached: no SUM() per put). */
+  #lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
+  #total = 0;
+  readonly #inFlight = new Map<number, Meta>();
+  readonly #inFlightCount = emptyLanes(() => 0);
+  /** Every row of a lane with rowId <= frontier is in flight or acknowledged, so take() scans from there. */
+  readonly #frontier = emptyLanes(() => 0);
+  /** Acknowledged rows whose DELETE waits for the next flush. */
+  readonly #acked = new Map<number, Lane>();
+  #pending: Pending[] = [];
+  #flushTimer: NodeJS.Immediate | undefined;
+  #sync: 'FULL' | 'NORMAL' | undefined;
+  #closed = false;
+
+  private constructor(db: Database.Database, opts: Partial<OutboxOptions>) {
+    super();
+    this.#db = db;
+    this.#capacity = opts.capacityBytes ?? DEFAULT_CAPACITY;
+    this.#keepEvery = opts.thinKeepEvery ?? 4;
+    this.#now = opts.now ?? Date.now;
+    if (!(this.#capacity > 0)) throw new Error(`outbox capacityBytes must be > 0, got ${this.#capacity}`);
+    if (!Number.isInteger(this.#keepEvery) || this.#keepEvery < 2) throw new Error(`outbox thinKeepEvery must be an integer >= 2, got ${this.#keepEvery}`);
+    db.exec(SCHEMA);
+    this.#st = {
+      insert: db.prepare<[string, string, Buffer, string, number, string, number, number]>(
+        'INSERT INTO outbox (lane, topic, payload, msg_id, retain, ack_by, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      del: db.prepare<[number]>('DELETE FROM outbox WHERE row_id = ?'),
+      meta: db.prepare<[number], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE row_id = ?'),
+      byMsgId: db.prepare<[string], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE msg_id = ?'),
+      scan: db.prepare<[string, number], DbRow>('SELECT * FROM outbox WHERE lane = ? AND row_id > ? ORDER BY row_id'),
+      laneRows: db.prepare<[string], { row_id: number; bytes: number; created_at: number }>(
+        'SELECT row_id, bytes, created_at FROM outbox WHERE lane = ? ORDER BY row_id'),
+      totals: db.prepare<[], { lane: string; n: number; b: number }>('SELECT lane, count(*) AS n, total(bytes) AS b FROM outbox GROUP BY lane'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    };
+    for (const t of this.#st.totals.all()) {
+      if (!(LANES as readonly string[]).includes(t.lane)) throw new Error(`outbox database has rows of unknown lane "${t.lane}"`);
+      this.#lanes[t.lane as Lane] = { count: t.n, bytes: t.b };
+      this.#total += t.b;
+    }
+    this.#commit = db.transaction((batch: Pending[], acked: number[]) => this.#apply(batch, acked));
+  }
+
+  /** Opens (creating if needed) the outbox database at `path`. */
+  static open(path: string, opts: Partial<OutboxOptions> = {}): Outbox {
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", not wal`);
+    } catch (err) {
+      throw new Error(`cannot open outbox database "${path}": ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return new Outbox(db, opts);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Stores a message; resolves once it is durable (group commit), rejects if capacity refuses it. */
+  put(msg: OutboxInput): Promise<OutboxEntry> {
+    if (this.#closed) return Promise.reject(new Error('outbox is closed'));
+    if (!(LANES as readonly string[]).includes(msg.lane)) return Promise.reject(new Error(`outbox put: unknown lane "${String(msg.lane)}"`));
+    if (!Buffer.isBuffer(msg.payload)) return Promise.reject(new Error(`outbox put ${msg.msgId}: payload must be a Buffer`));
+    if (typeof msg.msgId !== 'string' || msg.msgId === '') return Promise.reject(new Error('outbox put: msgId must be a non-empty string'));
+    const input: Required<OutboxInput> = { lane: msg.lane, topic: msg.topic, payload: msg.payload, msgId: msg.msgId, retain: msg.retain ?? false, ackBy: msg.ackBy ?? 'puback' };
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ input, createdAt: this.#now(), bytes: msg.payload.length + Buffer.byteLength(msg.topic), resolve, reject });
+      if (msg.lane === 'alarm') this.#flush();
+      else this.#scheduleFlush();
+    });
+  }
+
+  /** Oldest queued entries of a lane that are not in flight, marked in flight. `maxBytes` is soft: the first entry is always returned so an oversized message cannot stall its lane. */
+  take(lane: Lane, max: number, maxBytes = Number.POSITIVE_INFINITY): OutboxEntry[] {
+    this.#checkOpen();
+    const out: OutboxEntry[] = [];
+    if (max <= 0 || !this.has(lane)) return out;
+    let bytes = 0;
+    let last = this.#frontier[lane];
+    for (const r of this.#st.scan.iterate(lane, last)) {
+      if (this.#inFlight.has(r.row_id) || this.#acked.has(r.row_id)) {
+        last = r.row_id;
+        continue;
+      }
+      if (out.length > 0 && bytes + r.bytes > maxBytes) break;
+      out.push(toEntry(r));
+      bytes += r.bytes;
+      last = r.row_id;
+      if (out.length >= max) break;
+    }
+    this.#frontier[lane] = last;
+    for (const e of out) this.#inFlight.set(e.rowId, { row_id: e.rowId, lane, bytes: e.bytes });
+    this.#inFlightCount[lane] += out.length;
+    return out;
+  }
+
+  /** Returns in-flight entries to the queue (e.g. the connection dropped before PUBACK). */
+  release(rowIds: number[]): void {
+    for (const id of rowIds) {
+      const m = this.#inFlight.get(id);
+      if (m === undefined) continue;
+      this.#inFlight.delete(id);
+      this.#inFlightCount[m.lane]--;
+      this.#frontier[m.lane] = Math.min(this.#frontier[m.lane], id - 1);
+    }
+  }
+
+  /** Returns every in-flight entry to the queue. */
+  releaseAll(): void {
+    this.#inFlight.clear();
+    for (const l of LANES) {
+      this.#inFlightCount[l] = 0;
+      this.#frontier[l] = 0;
+    }
+  }
+
+  /** Deletes acknowledged entries; the DELETEs of one event-loop turn share one transaction. Unknown ids are ignored. */
+  ack(rowIds: number[]): void {
+    this.#checkOpen();
+    for (const id of rowIds) {
+      if (this.#acked.has(id)) continue;
+      const m = this.#inFlight.get(id) ?? this.#st.meta.get(id);
+      if (m !== undefined) this.#markAcked(m);
+    }
+    this.#scheduleFlush();
+  }
+
+  /** Deletes entries by message id (ingest acknowledgements); returns how many were stored. */
+  ackMsgIds(msgIds: string[]): number {
+    this.#checkOpen();
+    let n = 0;
+    for (const msgId of msgIds) {
+      for (const m of this.#st.byMsgId.all(msgId)) {
+        if (this.#acked.has(m.row_id)) continue;
+        this.#markAcked(this.#inFlight.get(m.row_id) ?? m);
+        n++;
+      }
+    }
+    if (n > 0) this.#scheduleFlush();
+    return n;
+  }
+
+  /** True when the lane has a queued entry that is not in flight. */
+  has(lane: Lane): boolean {
+    return this.#lanes[lane].count - this.#inFlightCount[lane] > 0;
+  }
+
+  /** Per-lane counts, bytes, age of the oldest entry and in-flight count (stored, unacknowledged entries). */
+  stats(): Record<Lane, LaneStats> {
+    this.#checkOpen();
+    const out = emptyLanes<LaneStats>(() => ({ count: 0, bytes: 0, oldestAt: undefined, inFlight: 0 }));
+    for (const l of LANES) {
+      out[l] = { count: this.#lanes[l].count, bytes: this.#lanes[l].bytes, oldestAt: this.#oldestAt(l), inFlight: this.#inFlightCount[l] };
+    }
+    return out;
+  }
+
+  /** Bytes (payload + topic) of everything stored and not acknowledged. */
+  get totalBytes(): number {
+    return this.#total;
+  }
+
+  /** Commits pending puts and acks, then closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('outbox is closed');
+  }
+
+  #markAcked(m: Meta): void {
+    if (this.#inFlight.delete(m.row_id)) this.#inFlightCount[m.lane]--;
+    this.#acked.set(m.row_id, m.lane);
+    this.#lanes[m.lane].count--;
+    this.#lanes[m.lane].bytes -= m.bytes;
+    this.#total -= m.bytes;
+  }
+
+  #oldestAt(lane: Lane): number | undefined {
+    for (const r of this.#st.laneRows.iterate(lane)) {
+      if (this.#acked.has(r.row_id)) continue;
+      return r.created_at;
+    }
+    return undefined;
+  }
+
+  #scheduleFlush(): void {
+    this.#flushTimer ??= setImmediate(() => this.#flush());
+  }
+
+  #setSync(mode: 'FULL' | 'NORMAL'): void {
+    if (this.#sync === mode) return;
+    (mode === 'FULL' ? this.#st.syncFull : this.#st.syncNormal).run();
+    this.#sync = mode;
+  }
+
+  /** Commits everything pending in one transaction, then settles the puts and reports evictions. */
+  #flush(): void {
+    if (this.#flushTimer !== undefined) {
+      clearImmediate(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    const batch = this.#pending;
+    const acked = [...this.#acked.keys()];
+    if (batch.length === 0 && acked.length === 0) return;
+    this.#pending = [];
+    let result: CommitResult;
+    try {
+      this.#setSync(batch.length > 0 ? 'FULL' : 'NORMAL');
+      result = this.#commit(batch, acked);
+    } catch (err) {
+      // Nothing of the batch is stored; acked rows stay marked and are retried next flush.
+      const e = new Error(`outbox commit failed: ${(err as Error).message}`, { cause: err });
+      for (const p of batch) p.reject(e);
+      // An ack-only failure loses nothing (the rows are retried, at worst resent); report it only to a listener
+      // rather than crash the agent from a setImmediate.
+      if (batch.length === 0 && this.listenerCount('error') > 0) this.emit('error', e);
+      return;
+    }
+    for (const id of acked) this.#acked.delete(id);
+    this.#lanes = result.lanes;
+    this.#total = result.total;
+    batch.forEach((p, i) => {
+      const o = result.outcomes[i];
+      if (o.ok) p.resolve(o.entry);
+      else p.reject(o.error);
+    });
+    for (const ev of result.evicted) this.emit('evicted', ev);
+  }
+
+  /** Runs inside the transaction; works on a copy of the cached totals so a rollback leaves them untouched. */
+  #apply(batch: Pending[], acked: number[]): CommitResult {
+    for (const id of acked) this.#st.del.run(id);
+    const lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
+    for (const l of LANES) lanes[l] = { ...this.#lanes[l] };
+    let total = this.#total;
+    const evicted = new Map<string, EvictedEvent>();
+    const note = (lane: Lane, reason: EvictedEvent['reason'], count: number, bytes: number) => {
+      const key = `${lane}/${reason}`;
+      const ev = evicted.get(key) ?? { lane, count: 0, bytes: 0, reason };
+      ev.count += count;
+      ev.bytes += bytes;
+      evicted.set(key, ev);
+    };
+    const outcomes: Outcome[] = [];
+    for (const p of batch) {
+      const { lane } = p.input;
+      if (total + p.bytes > this.#capacity) {
+        const plan = planEviction({
+          lane, needBytes: total + p.bytes - this.#capacity, thinKeepEvery: this.#keepEvery,
+          rows: (l) => this.#candidates(l),
+        });
+        if (!plan.enough && lane !== 'alarm') {
+          note(lane, 'refused', 1, p.bytes);
+          outcomes.push({ ok: false, error: new Error(
+            `outbox capacity of ${this.#capacity} bytes exceeded: ${lane} message ${p.input.msgId} (${p.bytes} bytes) refused, ` +
+            `only ${plan.freed} bytes could be evicted from lanes it may displace`) });
+          continue;
+        }
+        for (const d of plan.drops) {
+          for (const id of d.rowIds) this.#st.del.run(id);
+          lanes[d.lane].count -= d.rowIds.length;
+          lanes[d.lane].bytes -= d.bytes;
+          total -= d.bytes;
+          note(d.lane, d.reason, d.rowIds.length, d.bytes);
+        }
+      }
+      const i = p.input;
+      const info = this.#st.insert.run(lane, i.topic, i.payload, i.msgId, i.retain ? 1 : 0, i.ackBy, p.createdAt, p.bytes);
+      lanes[lane].count++;
+      lanes[lane].bytes += p.bytes;
+      total += p.bytes;
+      outcomes.push({ ok: true, entry: { ...i, rowId: Number(info.lastInsertRowid), createdAt: p.createdAt, bytes: p.bytes } });
+    }
+    return { outcomes, evicted: [...evicted.values()], lanes, total };
+  }
+
+  /** Rows the policy may drop: stored, not in flight, not already acknowledged. */
+  *#candidates(lane: Lane): Generator<PolicyRow> {
+    for (const r of this.#st.laneRows.iterate(lane)) {
+      if (this.#inFlight.has(r.row_id) || this.#acked.has(r.row_id)) continue;
+      yield { rowId: r.row_id, bytes: r.bytes };
+    }
+  }
+}
