@@ -17,8 +17,8 @@ import { parseSentence } from '../agent/gps/nmea-parser.js';
 import { report, round } from './_report.js';
 
 const EPOCHS = 500;
-const WARMUP_ROUNDS = 5;
-const ROUNDS = 15;
+const WARMUP_ROUNDS = 10;
+const ROUNDS = 40;
 
 function mulberry32(seed: number): () => number {
   let a = seed;

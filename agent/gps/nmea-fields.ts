@@ -18,6 +18,11 @@ const C_9 = 57;
 const C_DOT = 46;
 const C_MINUS = 45;
 const C_PLUS = 43;
+const C_N = 78;
+const C_S = 83;
+const C_E = 69;
+const C_W = 87;
+const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const bitNames = new Map<number, string>(Object.entries(FieldSet).map(([k, v]) => [v, k]));
 
@@ -34,21 +39,24 @@ const isDigit = (c: number): boolean => c >= C_0 && c <= C_9;
 export class FieldReader {
   readonly #line: string;
   /** #bounds[k] is the index of the delimiter before field k; the last entry is the end of the data. */
-  readonly #bounds: number[];
+  readonly #bounds: Int32Array;
   readonly #type: string;
+  readonly #count: number;
   /** FieldSet bits of fields that held a value. */
   set = 0;
   error: string | undefined;
 
-  constructor(line: string, bounds: number[], type: string) {
+  /** `bounds` holds count + 2 delimiter positions; entries past them are stale and never read. */
+  constructor(line: string, bounds: Int32Array, count: number, type: string) {
     this.#line = line;
     this.#bounds = bounds;
     this.#type = type;
+    this.#count = count;
   }
 
   /** Number of data fields (not counting the address). */
   get count(): number {
-    return this.#bounds.length - 2;
+    return this.#count;
   }
 
   /** Records a too-short sentence; returns false so decoders can `if (!r.need(n)) return`. */
@@ -59,15 +67,16 @@ export class FieldReader {
   }
 
   isEmpty(i: number): boolean {
-    return i > this.count || this.#bounds[i] + 1 === this.#bounds[i + 1];
+    return i > this.#count || this.#bounds[i] + 1 === this.#bounds[i + 1];
   }
 
   /** Decimal number with optional sign, e.g. "-12.50"; undefined when empty. */
   num(i: number, bit: number): number | undefined {
-    if (this.isEmpty(i)) return undefined;
-    const line = this.#line;
+    if (i > this.#count) return undefined;
     const end = this.#bounds[i + 1];
     let p = this.#bounds[i] + 1;
+    if (p === end) return undefined;
+    const line = this.#line;
     let negative = false;
     const first = line.charCodeAt(p);
     if (first === C_MINUS || first === C_PLUS) {
@@ -114,8 +123,8 @@ export class FieldReader {
 
   /** All fields from i to the last, joined back with commas (free text that contained commas). */
   rest(i: number, bit: number): string {
-    if (i > this.count) return '';
-    const text = this.#line.slice(this.#bounds[i] + 1, this.#bounds[this.#bounds.length - 1]);
+    if (i > this.#count) return '';
+    const text = this.#line.slice(this.#bounds[i] + 1, this.#bounds[this.#count + 1]);
     if (text.length > 0) this.set |= bit;
     return text;
   }
@@ -124,11 +133,33 @@ export class FieldReader {
   letter<T extends string>(i: number, bit: number, allowed: string): T | undefined {
     if (this.isEmpty(i)) return undefined;
     const start = this.#bounds[i] + 1;
-    if (this.#bounds[i + 1] - start !== 1 || !allowed.includes(this.#line[start])) {
+    const ch = this.#line[start];
+    if (this.#bounds[i + 1] - start !== 1 || !allowed.includes(ch)) {
       return this.#fail(i, bit, `expected one of ${allowed.split('').join('/')}`);
     }
     this.set |= bit;
-    return this.#line[start] as T;
+    return ch as T;
+  }
+
+  /** Value of a one-hex-digit field (4.1 system and signal ids): -1 when empty, -2 when not one hex digit. */
+  hexDigitAt(i: number): number {
+    if (this.isEmpty(i)) return -1;
+    const start = this.#bounds[i] + 1;
+    if (this.#bounds[i + 1] - start !== 1) return -2;
+    const c = this.#line.charCodeAt(start);
+    if (isDigit(c)) return c - C_0;
+    if (c >= 65 && c <= 70) return c - 55;
+    if (c >= 97 && c <= 102) return c - 87;
+    return -2;
+  }
+
+  /** One hex digit field as a number; undefined when empty. */
+  hex(i: number, bit: number): number | undefined {
+    const v = this.hexDigitAt(i);
+    if (v === -1) return undefined;
+    if (v === -2) return this.#fail(i, bit, 'expected one hex digit');
+    this.set |= bit;
+    return v;
   }
 
   /** FAA mode indicator (A/D/E/F/M/N/P/R/S). */
@@ -247,11 +278,11 @@ export class FieldReader {
     const limit = isLat ? 90 : 180;
     const units = (degrees * 60 + minutes) * scale + frac;
     if (minutes >= 60 || units > limit * 60 * scale) return this.#fail(i, FieldSet.LATLON, 'coordinate out of range');
-    const hemisphere = this.isEmpty(i + 1) ? '' : line.slice(this.#bounds[i + 1] + 1, this.#bounds[i + 2]);
-    const positive = isLat ? 'N' : 'E';
-    const negative = isLat ? 'S' : 'W';
+    const positive = isLat ? C_N : C_E;
+    const negative = isLat ? C_S : C_W;
+    const hemisphere = i + 1 <= this.#count && this.#bounds[i + 2] - end === 2 ? line.charCodeAt(end + 1) : 0;
     if (hemisphere !== positive && hemisphere !== negative) {
-      return this.#fail(i + 1, FieldSet.LATLON, `hemisphere must be ${positive} or ${negative}`);
+      return this.#fail(i + 1, FieldSet.LATLON, isLat ? 'hemisphere must be N or S' : 'hemisphere must be E or W');
     }
     this.set |= FieldSet.LATLON;
     const value = units / (60 * scale);
@@ -272,8 +303,9 @@ export class FieldReader {
   }
 
   #checkDate(i: number, d: UtcDate): UtcDate | undefined {
-    const probe = new Date(Date.UTC(d.year, d.month - 1, d.day));
-    if (d.month < 1 || d.month > 12 || d.day < 1 || probe.getUTCDate() !== d.day || probe.getUTCMonth() !== d.month - 1) {
+    // A table, not a Date round trip: this runs once per RMC and Date costs more than the rest of the sentence.
+    const leap = d.year % 4 === 0 && (d.year % 100 !== 0 || d.year % 400 === 0);
+    if (d.month < 1 || d.month > 12 || d.day < 1 || d.day > DAYS_IN_MONTH[d.month] || (d.month === 2 && d.day === 29 && !leap)) {
       return this.#fail(i, FieldSet.DATE, 'no such date');
     }
     this.set |= FieldSet.DATE;

@@ -17,7 +17,7 @@ const HEX = '0123456789ABCDEF';
 export function decodeGsa(r: FieldReader, talker: string): Gsa | undefined {
   if (!r.need(16)) return undefined;
   const n = r.count;
-  const hasSystem = n >= 18 && isHexDigitOrEmpty(r, n);
+  const hasSystem = n >= 18 && r.hexDigitAt(n) !== -2;
   const lastDop = hasSystem ? n - 1 : n;
   // 16 fields: an old layout without VDOP.
   const pdopAt = n === 16 ? 15 : lastDop - 2;
@@ -36,7 +36,7 @@ export function decodeGsa(r: FieldReader, talker: string): Gsa | undefined {
     pdop: r.num(pdopAt, FieldSet.PDOP),
     hdop: r.num(pdopAt + 1, FieldSet.HDOP),
     vdop: n === 16 ? undefined : r.num(pdopAt + 2, FieldSet.VDOP),
-    systemId: hasSystem ? hexDigit(r, n, FieldSet.SYSTEM_ID) : undefined,
+    systemId: hasSystem ? r.hex(n, FieldSet.SYSTEM_ID) : undefined,
   };
 }
 
@@ -70,7 +70,7 @@ export function decodeGsv(r: FieldReader, talker: string): Gsv | undefined {
     messageNumber: r.int(2, FieldSet.MESSAGE_PART),
     satsInView: r.int(3, FieldSet.SATS_IN_VIEW),
     satellites,
-    signalId: over === 1 ? hexDigit(r, n, FieldSet.SIGNAL_ID) : undefined,
+    signalId: over === 1 ? r.hex(n, FieldSet.SIGNAL_ID) : undefined,
   };
 }
 
@@ -124,22 +124,4 @@ export function unescapeText(text: string): string {
     }
   }
   return out;
-}
-
-function isHexDigitOrEmpty(r: FieldReader, i: number): boolean {
-  if (r.isEmpty(i)) return true;
-  const s = r.str(i, 0);
-  return s !== undefined && s.length === 1 && HEX.includes(s.toUpperCase());
-}
-
-function hexDigit(r: FieldReader, i: number, bit: number): number | undefined {
-  const s = r.str(i, 0);
-  if (s === undefined) return undefined;
-  const v = s.length === 1 ? HEX.indexOf(s.toUpperCase()) : -1;
-  if (v < 0) {
-    r.letter(i, bit, HEX); // records the error with the field's position
-    return undefined;
-  }
-  r.set |= bit;
-  return v;
 }
