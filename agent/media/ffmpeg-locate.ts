@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { delimiter, dirname, join } from 'node:path';
+import { parseEncoderList, type VideoEncoder } from './capture-profiles.js';
+
+export type ToolSource = 'config' | 'env' | 'path' | 'npm' | 'beside-ffmpeg';
+
+/** A usable ffmpeg or ffprobe binary and where it came from. */
+export interface ToolLocation {
+  path: string;
+  source: ToolSource;
+  /** First line of `-version`. */
+  version: string;
+}
+
+export interface LocateOptions {
+  /** Path from the agent config; wins over everything, and an unusable one is an error. */
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Loads the optional `@ffmpeg-installer/ffmpeg` package; injectable so tests can stand it in or out. */
+  importInstaller?: () => Promise<unknown>;
+}
+
+const INSTALLER = '@ffmpeg-installer/ffmpeg';
+
+/** Finds ffmpeg: config path, then FFMPEG_PATH, then PATH, then the optional npm package. */
+export async function locateFfmpeg(opts: LocateOptions = {}): Promise<ToolLocation> {
+  const env = opts.env ?? process.env;
+  const tried: string[] = [];
+  const explicit = await explicitTool('ffmpeg', opts.configPath, env.FFMPEG_PATH);
+  if (explicit !== undefined) return explicit;
+  const onPath = await searchPath('ffmpeg', env.PATH ?? '', tried);
+  if (onPath !== undefined) return { ...onPath, source: 'path' };
+  try {
+    // A variable specifier keeps the optional package out of static resolution: absent is fine.
+    const mod = await (opts.importInstaller ?? (() => import(INSTALLER)))();
+    const p = installerPath(mod);
+    if (p !== undefined) {
+      const version = await toolVersion(p);
+      if (version !== undefined) return { path: p, source: 'npm', version };
+      tried.push(`${p} (from ${INSTALLER}, does not run)`);
+    }
+  } catch {
+    tried.push(`${INSTALLER} (not installed)`);
+  }
+  throw new Error(`ffmpeg not found; tried ${tried.join(', ') || 'nothing'}. Install it (apt-get install ffmpeg), set FFMPEG_PATH, or set media.ffmpegPath in the config`);
+}
+
+/** Finds ffprobe: config path, then FFPROBE_PATH, then PATH, then next to the ffmpeg in use. */
+export async function locateFfprobe(ffmpeg: ToolLocation, opts: LocateOptions = {}): Promise<ToolLocation> {
+  const env = opts.env ?? process.env;
+  const tried: string[] = [];
+  const explicit = await explicitTool('ffprobe', opts.configPath, env.FFPROBE_PATH);
+  if (explicit !== undefined) return explicit;
+  const onPath = await searchPath('ffprobe', env.PATH ?? '', tried);
+  if (onPath !== undefined) return { ...onPath, source: 'path' };
+  const beside = join(dirname(ffmpeg.path), 'ffprobe');
+  if (await isExecutable(beside)) {
+    const version = await toolVersion(beside);
+    if (version !== undefined) return { path: beside, source: 'beside-ffmpeg', version };
+  }
+  tried.push(beside);
+  throw new Error(`ffprobe not found; tried ${tried.join(', ')}. Install it (apt-get install ffmpeg) or set FFPROBE_PATH`);
+}
+
+/** First line of `<tool> -version`, or undefined when it does not run. */
+export function toolVersion(path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(path, ['-version'], { timeout: 10_000 }, (err, stdout) => {
+      if (err !== null) return resolve(undefined);
+      resolve(stdout.split('\n')[0].trim());
+    });
+  });
+}
+
+/**
+ * Picks the H.264 encoder: the Pi's hardware encoder when ffmpeg lists it and
+ * it actually encodes (builds list it without the device), else libx264.
+ */
+export async function detectVideoEncoder(ffmpegPath: string): Promise<VideoEncoder> {
+  const listing = await run(ffmpegPath, ['-hide_banner', '-encoders']);
+  if (listing === undefined || !parseEncoderList(listing).has('h264_v4l2m2m')) return 'libx264';
+  const trial = await run(ffmpegPath, [
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-frames:v', '10',
+    '-pix_fmt', 'yuv420p', '-c:v', 'h264_v4l2m2m', '-f', 'null', '-',
+  ]);
+  return trial === undefined ? 'libx264' : 'h264_v4l2m2m';
+}
+
+async function explicitTool(name: string, configPath: string | undefined, envPath: string | undefined): Promise<ToolLocation | undefined> {
+  const candidates: Array<[string | undefined, ToolSource, string]> = [
+    [configPath, 'config', `config path for ${name}`],
+    [envPath, 'env', `${name.toUpperCase()}_PATH`],
+  ];
+  for (const [p, source, what] of candidates) {
+    if (p === undefined || p === '') continue;
+    const version = (await isExecutable(p)) ? await toolVersion(p) : undefined;
+    if (version === undefined) throw new Error(`${what} "${p}" is not a working ${name} (missing, not executable, or -version failed)`);
+    return { path: p, source, version };
+  }
+  return undefined;
+}
+
+async function searchPath(name: string, pathVar: string, tried: string[]): Promise<Omit<ToolLocation, 'source'> | undefined> {
+  for (const dir of pathVar.split(delimiter)) {
+    if (dir === '') continue;
+    const p = join(dir, name);
+    if (!(await isExecutable(p))) continue;
+    const version = await toolVersion(p);
+    if (version !== undefined) return { path: p, version };
+    tried.push(`${p} (does not run)`);
+  }
+  tried.push(`${name} on PATH`);
+  return undefined;
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.X_OK);
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function installerPath(mod: unknown): string | undefined {
+  const pick = (m: unknown): string | undefined =>
+    typeof m === 'object' && m !== null && 'path' in m && typeof m.path === 'string' ? m.path : undefined;
+  return pick(mod) ?? (typeof mod === 'object' && mod !== null && 'default' in mod ? pick(mod.default) : undefined);
+}
+
+function run(cmd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 15_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout) => resolve(err === null ? stdout : undefined));
+  });
+}

@@ -1,0 +1,1 @@
+export { kill9, makeTestClip, missingCameraDevice, writeGarbageChunk } from './camera-stand-in.js';
