@@ -2,6 +2,9 @@
 // nrec: the one front door. Subcommands are loaded lazily so `nrec agent` on a
 // recorder never loads the simulator, the broker or the ingest.
 const commands: Record<string, { about: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
+  agent: { about: 'run the recorder agent (--config FILE)', load: () => import('./agent/main.js') },
+  sim: { about: 'run the simulator end to end: broker, ingest, hardware stand-ins, agent', load: () => import('./simulator/sim-command.js') },
+  ingest: { about: 'receive, validate and store what devices send (--broker URL --store DIR)', load: () => import('./ingest/ingest-command.js') },
   'protocol-gen': { about: 'write the published JSON Schemas and AsyncAPI document', load: () => import('./protocol/generate-command.js') },
 };
 

@@ -35,6 +35,22 @@ export const Location = message('location', 'One reported position.', {
 });
 export type Location = Static<typeof Location>;
 
+export const LocationBatch = Type.Object(
+  {
+    v: Type.Literal(1),
+    deviceId: Id,
+    backfill: Type.Boolean({ description: 'true: these locations queued while the device was offline' }),
+    items: Type.Array(Location, { minItems: 1, maxItems: 500 }),
+  },
+  {
+    $id: 'location-batch',
+    title: 'location-batch',
+    description: 'Locations that queued while offline, in order, sent together. The wrapper is built at send time; each item keeps its own envelope, so deduplication is per item.',
+    additionalProperties: false,
+  },
+);
+export type LocationBatch = Static<typeof LocationBatch>;
+
 export const Alarm = message('alarm', 'SOS and its lifecycle. Re-sent with a rising escalation until acknowledged.', {
   alarmId: Id,
   state: Type.Union(['raised', 'acknowledged', 'cancelled', 'resolved'].map((s) => Type.Literal(s))),
@@ -77,4 +93,4 @@ export const IngestAck = message('ingest-ack', 'The ingest has durably stored th
 export type IngestAck = Static<typeof IngestAck>;
 
 /** Every JSON message schema, by name. */
-export const SCHEMAS = { Status, Location, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;
+export const SCHEMAS = { Status, Location, LocationBatch, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;

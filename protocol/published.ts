@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { PROTOCOL_VERSION, TOPIC_ROOT } from './topics.js';
-import { DEVICE_CHANNELS, INBOUND_CHANNELS, type ChannelSpec } from './registry.js';
+import { DEVICE_CHANNELS, INBOUND_CHANNELS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
 import { SCHEMAS } from './messages.js';
 
 /** Strips TypeBox's symbol keys and returns plain JSON Schema (draft 2020-12 compatible subset). */
@@ -50,6 +50,7 @@ export function asyncApiDocument(): Record<string, unknown> {
     schemas[name] = rest;
   };
   for (const [stream, spec] of Object.entries(DEVICE_CHANNELS)) if (spec) add(stream, spec, 'send');
+  for (const [key, spec] of Object.entries(SUB_CHANNELS)) add(key.replace('/', '-'), spec, 'send');
   for (const [kind, spec] of Object.entries(INBOUND_CHANNELS)) add(`cmd-${kind}`, spec, 'receive');
   return {
     asyncapi: '3.0.0',

@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, Status } from './messages.js';
+import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, LocationBatch, Status } from './messages.js';
 import type { DeviceStream, InboundKind } from './topics.js';
 import { Validator } from './validate.js';
 
@@ -24,6 +24,25 @@ export const INBOUND_CHANNELS: Record<InboundKind, ChannelSpec> = {
   req: { address: 'cmd/req', schema: CommandRequest, description: 'Command requests for the device.' },
   ack: { address: 'cmd/ack', schema: IngestAck, description: 'Ingest acknowledgements.' },
 };
+
+/** Sub-channels below a stream that carry a different schema. */
+export const SUB_CHANNELS: Record<string, ChannelSpec> = {
+  'location/batch': { address: 'location/batch', schema: LocationBatch, description: 'Backfilled locations, batched.' },
+};
+
+const subValidators = new Map<string, Validator<TSchema>>();
+
+/** The validator for a stream's sub-channel (e.g. location/batch), if it has its own schema. */
+export function validatorForSub(stream: DeviceStream, sub: string): Validator<TSchema> | undefined {
+  const key = `${stream}/${sub}`;
+  let v = subValidators.get(key);
+  const spec = SUB_CHANNELS[key];
+  if (v === undefined && spec !== undefined) {
+    v = new Validator(spec.schema);
+    subValidators.set(key, v);
+  }
+  return v;
+}
 
 const deviceValidators = new Map<DeviceStream, Validator<TSchema>>();
 const inboundValidators = new Map<InboundKind, Validator<TSchema>>();

@@ -45,7 +45,7 @@ export const ButtonConfig = Type.Object(
     chip: Opt(Type.String({ default: 'gpiochip0' })),
     line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name or offset on the chip' })),
     activeLow: Opt(Type.Boolean({ default: true, description: 'button to ground with pull-up: pressed reads 0' })),
-    bias: Opt(Type.Union(['pull-up', 'pull-down', 'disable', 'as-is'].map((s) => Type.Literal(s)), { default: 'pull-up' })),
+    bias: Opt(Type.Union([Type.Literal('pull-up'), Type.Literal('pull-down'), Type.Literal('disable'), Type.Literal('as-is')], { default: 'pull-up' })),
     pollMs: Opt(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'sysfs polling interval' })),
     sysfsRoot: Opt(Type.String({ default: '/sys/class/gpio' })),
     toolsDir: Opt(Type.String({ description: 'directory with gpiomon/gpioget/gpioset (default: PATH)' })),

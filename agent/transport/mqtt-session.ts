@@ -11,7 +11,7 @@ export interface SessionOptions {
   clientId: string;
   protocolVersion: 4 | 5 | 'auto';
   username?: string;
-  password?: Buffer;
+  password?: string;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -157,7 +157,7 @@ export class MqttSession extends EventEmitter {
   /** Publishes and resolves on PUBACK (QoS 1) or once written (QoS 0); rejects if the connection is lost first. */
   publish(topic: string, payload: Buffer | string, opts: IClientPublishOptions = { qos: 1 }): Promise<void> {
     const client = this.#client;
-    if (client === undefined || !this.#connected) return Promise.reject(new Error('not connected'));
+    if (client === undefined || !client.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, opts, (err, packet) => {
         if (err) return reject(err);

@@ -1,0 +1,98 @@
+import type { Fix } from '../../protocol/index.js';
+import type { PressEvent, SosMachine, SosResend, SosTransition } from '../button/index.js';
+import type { CommandRegistry } from '../commands/command-registry.js';
+import type { Logger } from '../log/logger.js';
+import type { Transport } from '../transport/transport.js';
+
+export interface AlarmDeps {
+  sos: SosMachine;
+  transport: Transport;
+  commands: CommandRegistry;
+  logger: Logger;
+  /** The last fix with its age, or undefined if there never was one. */
+  lastFix: () => Fix | undefined;
+  batteryPct: () => number | undefined;
+  /** Called on a new SOS: GPS burst, recording with the pre-event buffer (media hook). */
+  onRaise: Array<(alarmId: string) => void>;
+}
+
+/**
+ * Turns button gestures into alarms and alarms into messages: an SOS goes into
+ * the alarm lane at once with the last fix, is re-sent with a rising
+ * escalation until the platform's `alarm.ack` arrives, and a cancel or an
+ * acknowledgement is itself published; nothing erases an alarm.
+ */
+export class AlarmService {
+  readonly #d: AlarmDeps;
+
+  constructor(d: AlarmDeps) {
+    this.#d = d;
+    d.sos.on('transition', (t: SosTransition) => void this.#onTransition(t));
+    d.sos.on('resend', (r: SosResend) => void this.#publish(r.alarmId, 'raised', r.escalation));
+    d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'));
+    d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'));
+    d.commands.register('alarm.raise', () => {
+      const r = d.sos.raise();
+      return r.ok ? { result: { alarmId: r.state.alarmId } } : { status: 'refused', reason: r.error };
+    });
+  }
+
+  /** Feeds a classified press. */
+  onPress(e: PressEvent): void {
+    const sos = this.#d.sos;
+    if (e.kind === 'sos') {
+      const r = sos.raise();
+      if (!r.ok) this.#d.logger.warn({ reason: r.error }, 'SOS press while an alarm is active');
+    } else if (e.kind === 'cancel') {
+      const r = sos.cancel();
+      if (!r.ok) this.#d.logger.info({ reason: r.error }, 'cancel gesture ignored');
+    } else if (e.kind === 'stuck' || e.kind === 'unstuck') {
+      void this.#d.transport.send('status', 'event', {
+        kind: e.kind === 'stuck' ? 'button.stuck' : 'button.unstuck',
+        severity: e.kind === 'stuck' ? 'warning' : 'info',
+        message: e.kind === 'stuck' ? 'alarm button held for over 30 s: treated as a fault, not as alarms' : 'alarm button released',
+      });
+    }
+  }
+
+  #command(args: Record<string, unknown>, action: 'acknowledge' | 'resolve') {
+    const alarmId = args.alarmId;
+    if (typeof alarmId !== 'string') return { status: 'error' as const, reason: 'args.alarmId (string) is required' };
+    const r = action === 'acknowledge' ? this.#d.sos.acknowledge(alarmId) : this.#d.sos.resolve(alarmId);
+    return r.ok ? { result: { alarmId, state: r.state.phase } } : { status: 'refused' as const, reason: r.error };
+  }
+
+  async #onTransition(t: SosTransition): Promise<void> {
+    if (t.to === 'raised') {
+      this.#d.logger.warn({ alarmId: t.alarmId }, 'SOS raised');
+      for (const hook of this.#d.onRaise) {
+        try {
+          hook(t.alarmId);
+        } catch (err) {
+          this.#d.logger.error({ err: (err as Error).message }, 'SOS hook failed');
+        }
+      }
+    }
+    await this.#publish(t.alarmId, t.to === 'idle' ? 'resolved' : t.to, this.#d.sos.state.escalation);
+  }
+
+  async #publish(alarmId: string, state: 'raised' | 'acknowledged' | 'cancelled' | 'resolved', escalation: number): Promise<void> {
+    const s = this.#d.sos.state;
+    const fix = this.#d.lastFix();
+    const battery = this.#d.batteryPct();
+    try {
+      await this.#d.transport.send('alarm', 'alarm', {
+        alarmId,
+        state,
+        trigger: 'button' as const,
+        raisedAt: s.raisedAt ?? Date.now(),
+        escalation,
+        ...(fix ? { fix } : {}),
+        ...(battery !== undefined ? { batteryPct: battery } : {}),
+      });
+    } catch (err) {
+      // The outbox never refuses alarms; this is a disk failure. Log loudly: the re-send timer retries.
+      this.#d.logger.fatal({ err: (err as Error).message, alarmId }, 'could not store alarm');
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AlarmService } from './alarm/alarm-service.js';
+import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline, realScheduler, SosMachine, Feedback, type InputLine } from './button/index.js';
+import { registerBuiltins } from './commands/builtin-commands.js';
+import { CommandRegistry } from './commands/command-registry.js';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { GpsService } from './gps/gps-service.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { Envelope } from './transport/envelope.js';
+import { Outbox } from './transport/outbox.js';
+import { Transport } from './transport/transport.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+async function readOptional(path: string | undefined): Promise<Buffer | undefined> {
+  return path === undefined ? undefined : readFile(path);
+}
+
+/** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
+export async function main(argv: string[]): Promise<number> {
+  let configPath: string;
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
+    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/agent.json');
+  } catch (err) {
+    process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = await loadConfig(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`nrec agent: invalid configuration: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger('agent', { level: config.logLevel });
+  const agent = await startAgent(config, configPath, logger);
+  await new Promise<void>((r) => {
+    process.once('SIGTERM', r);
+    process.once('SIGINT', r);
+  });
+  logger.info('stopping');
+  await agent.stop();
+  return 0;
+}
+
+/** Builds every module, wires their events, starts them. Returns a handle to stop them. */
+export async function startAgent(config: Config, configPath: string, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const startedAt = Date.now();
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const outbox = Outbox.open(join(config.dataDir, 'outbox.db'), { capacityBytes: config.transport.outboxCapacityBytes, thinKeepEvery: config.transport.thinKeepEvery });
+  const envelope = new Envelope(config.deviceId);
+  const m = config.mqtt;
+  const transport = new Transport({
+    envelope,
+    outbox,
+    logger,
+    agentVersion: AGENT_VERSION,
+    backfillBatch: config.transport.backfillBatch,
+    session: {
+      url: m.url,
+      protocolVersion: m.protocolVersion,
+      username: m.username,
+      password: m.passwordFile ? (await readFile(m.passwordFile, 'utf8')).trim() : undefined,
+      ca: await readOptional(m.caFile),
+      cert: await readOptional(m.certFile),
+      key: await readOptional(m.keyFile),
+      keepaliveS: m.keepaliveS,
+      backoffMinMs: m.backoffMinMs,
+      backoffMaxMs: m.backoffMaxMs,
+    },
+  });
+  logger.info({ deviceId: config.deviceId, bootId: envelope.bootId, dataDir: config.dataDir }, 'agent starting');
+
+  outbox.on('evicted', (e: { lane: string; count: number; bytes: number; reason: string }) => {
+    if (e.lane === 'status' && e.reason !== 'refused') return; // an eviction report must not evict more reports forever
+    void transport.send('status', 'event', { kind: 'storage', severity: 'warning', message: `outbox full: ${e.count} ${e.lane} message(s) ${e.reason}`, data: e }).catch(() => undefined);
+  });
+
+  const commands = new CommandRegistry(join(config.dataDir, 'commands.db'), config.deviceId, logger);
+  transport.on('command', (payload: Buffer) => {
+    void commands.handle(payload).then(
+      (r) => (r ? transport.send('result', 'result', r) : undefined),
+      (err: Error) => logger.error({ err: err.message }, 'command handling failed'),
+    );
+  });
+
+  const gps = new GpsService(config.gps, logger);
+  if (config.gps.enabled) {
+    gps.on('report', (fix, reason) => void transport.send('location', 'location', { fix, reason }).catch((err: Error) => logger.error({ err: err.message }, 'location not stored')));
+    gps.on('link', (state: string, detail?: string) => {
+      void transport.send('status', 'event', { kind: 'gps.link', severity: state === 'connected' ? 'info' : 'warning', message: `gps ${state}${detail ? `: ${detail}` : ''}`, data: { state } });
+    });
+    gps.start();
+  }
+
+  registerBuiltins(commands, {
+    configPath,
+    startedAt,
+    applyConfig: (next) => {
+      logger.level = next.logLevel;
+      gps.applyConfig(next.gps);
+    },
+    locate: async () => {
+      const fix = gps.lastFix();
+      if (fix === undefined) return { sent: false, reason: 'no fix yet' };
+      const msg = await transport.send('location', 'location', { fix, reason: 'locate' as const });
+      return { sent: true, messageId: msg.id, fix };
+    },
+  });
+
+  const stops: Array<() => Promise<void> | void> = [];
+  if (config.button.enabled) {
+    const b = config.button;
+    const sos = new SosMachine(realScheduler, new FileSosStore(join(config.dataDir, 'sos-state.json')), { resendIntervalMs: b.resendS * 1000 });
+    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => undefined, onRaise: [() => gps.sosBurst()] });
+    const lineConfig = { backend: b.backend, chip: b.chip, line: b.line, activeLow: b.activeLow, bias: b.bias, pollMs: b.pollMs, sysfsRoot: b.sysfsRoot, toolsDir: b.toolsDir };
+    const line: InputLine = openInputLine(lineConfig, realScheduler, logger);
+    const pipeline = new PressPipeline(line, realScheduler, {
+      debounceMs: b.debounceMs,
+      longPressMs: b.sosHoldMs,
+      sosOnTriplePress: b.tripleIsSos,
+      cancelWindowMs: b.cancelWindowS * 1000,
+    });
+    pipeline.on('press', (e) => alarms.onPress(e));
+    pipeline.on('fault', (e: { reason: string }) => void transport.send('status', 'event', { kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` }));
+    pipeline.on('recovered', (e: { reason: string }) => void transport.send('status', 'event', { kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` }));
+    if (b.feedbackLine !== undefined) {
+      const out = openOutputLine({ ...lineConfig, line: b.feedbackLine, activeLow: false, bias: 'as-is' }, realScheduler, logger);
+      const feedback = new Feedback(out, realScheduler);
+      feedback.show(sos.state.phase);
+      sos.on('transition', () => feedback.show(sos.state.phase));
+      stops.push(() => feedback.dispose());
+    }
+    // The line may be missing at boot (gpio not yet exported, tools not installed):
+    // keep trying in the background and report it; GPS and transport run meanwhile.
+    let retry: NodeJS.Timeout | undefined;
+    const startLine = async (attempt: number): Promise<void> => {
+      try {
+        await line.start();
+        pipeline.reset(await line.read(), monotonicMs());
+        if (attempt > 0) logger.info({ attempt }, 'alarm button available');
+      } catch (err) {
+        if (attempt === 0) {
+          logger.error({ err: (err as Error).message }, 'alarm button unavailable; retrying in the background');
+          void transport.send('status', 'event', { kind: 'button.fault', severity: 'critical', message: `alarm button unavailable: ${(err as Error).message}` });
+        }
+        await line.stop().catch(() => undefined);
+        retry = setTimeout(() => void startLine(attempt + 1), Math.min(5000, 250 * 2 ** attempt));
+      }
+    };
+    await startLine(0);
+    stops.push(async () => {
+      if (retry) clearTimeout(retry);
+      pipeline.dispose();
+      sos.dispose();
+      await line.stop();
+    });
+  }
+
+  transport.start();
+  logger.info('agent ready');
+  return {
+    async stop() {
+      for (const s of stops.reverse()) await s();
+      await gps.stop();
+      await transport.stop();
+      commands.close();
+      outbox.close();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { Ingest, type IngestOptions, type IngestStats } from './ingest.js';
+export { NdjsonStore, readStream } from './ndjson-store.js';

@@ -1,0 +1,108 @@
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../agent/log/logger.js';
+import { Ingest } from '../ingest/index.js';
+import { AgentProcess } from './agent-process.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
+import { SysfsGpioTree } from './gpio/sysfs-tree.js';
+import { GpsFeed } from './gps/gps-feed.js';
+import { createPtyPair, type PtyPair } from './serial/pty-pair.js';
+
+export interface WorldOptions {
+  logger: Logger;
+  /** External broker URL; default: an embedded aedes broker on a free port. */
+  brokerUrl?: string;
+  /** Ingest store directory; default: a fresh temp directory. */
+  storeDir?: string;
+  deviceId?: string;
+  /** Work directory for the agent's data, config and the stand-in devices. */
+  workDir?: string;
+  /** Agent config overrides (deep-merged per top-level section). */
+  agentConfig?: Record<string, Record<string, unknown> | string | number | boolean>;
+  gpsIntervalMs?: number;
+  /** Start the GPS feed automatically (default true). */
+  autoFeed?: boolean;
+  /** Where the agent's log lines go (default: <workDir>/agent.log). */
+  agentLog?: string;
+}
+
+/**
+ * Everything around the agent: broker, ingest, a GPS on a pty, a GPIO button
+ * in a sysfs-shaped tree, and the agent itself as a child process. The agent
+ * reaches these only through what the OS would show it (a tty path, a GPIO
+ * directory, a broker address).
+ */
+export class World {
+  readonly workDir: string;
+  readonly storeDir: string;
+  readonly brokerUrl: string;
+  readonly deviceId: string;
+  readonly ingest: Ingest;
+  readonly gps: PtyPair;
+  readonly feed: GpsFeed;
+  readonly gpio: SysfsGpioTree;
+  agent!: AgentProcess;
+  readonly #broker: EmbeddedBroker | undefined;
+  readonly agentConfig: Record<string, unknown>;
+
+  private constructor(init: {
+    workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
+  }) {
+    this.workDir = init.workDir;
+    this.storeDir = init.storeDir;
+    this.brokerUrl = init.brokerUrl;
+    this.deviceId = init.deviceId;
+    this.ingest = init.ingest;
+    this.gps = init.gps;
+    this.feed = init.feed;
+    this.gpio = init.gpio;
+    this.#broker = init.broker;
+    this.agentConfig = init.agentConfig;
+  }
+
+  static async create(o: WorldOptions): Promise<World> {
+    const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), 'nrec-sim-')));
+    await mkdir(workDir, { recursive: true });
+    const storeDir = o.storeDir ?? join(workDir, 'store');
+    const deviceId = o.deviceId ?? 'sim-001';
+    const broker = o.brokerUrl === undefined ? await startEmbeddedBroker() : undefined;
+    const brokerUrl = o.brokerUrl ?? broker!.url;
+    const ingest = new Ingest({ brokerUrl, storeDir, logger: o.logger });
+    await ingest.start();
+    const gps = await createPtyPair(join(workDir, 'gps-tty'));
+    const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000 });
+    const gpio = new SysfsGpioTree({ root: join(workDir, 'sys-class-gpio') });
+    const over = o.agentConfig ?? {};
+    const section = (name: string, base: Record<string, unknown>) => ({ ...base, ...((over[name] as Record<string, unknown> | undefined) ?? {}) });
+    const agentConfig: Record<string, unknown> = {
+      ...over,
+      deviceId,
+      dataDir: join(workDir, 'agent-data'),
+      mqtt: section('mqtt', { url: brokerUrl, backoffMinMs: 200, backoffMaxMs: 2000 }),
+      gps: section('gps', { path: gps.devicePath, baudRate: 9600, intervalS: 5, displacementM: 5 }),
+      button: section('button', { backend: 'sysfs', sysfsRoot: gpio.root, chip: 'gpiochip0', line: 17, resendS: 5 }),
+      transport: section('transport', {}),
+      health: section('health', {}),
+    };
+    const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, broker, agentConfig });
+    world.agent = await AgentProcess.start(agentConfig, workDir, o.agentLog ?? join(workDir, 'agent.log'));
+    if (o.autoFeed !== false) feed.start();
+    return world;
+  }
+
+  /** Holds the alarm button long enough for an SOS. */
+  async pressSos(holdMs = 2000): Promise<void> {
+    await this.gpio.hold(holdMs);
+  }
+
+  /** Stops everything in reverse order; the agent gets SIGTERM (graceful). */
+  async close(): Promise<void> {
+    this.feed.stop();
+    await this.agent.stop();
+    await this.gps.close();
+    this.gpio.close();
+    await this.ingest.stop();
+    await this.#broker?.close();
+  }
+}

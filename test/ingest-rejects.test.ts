@@ -1,0 +1,51 @@
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../agent/log/logger.js';
+import { Ingest, readStream } from '../ingest/index.js';
+import { Cleanup, Mosquitto, makeTempDir, nextStored, waitFor } from './support/index.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const loc = (deviceId: string, id: string) =>
+  JSON.stringify({ v: 1, id, deviceId, bootId: 'b1', seq: 0, ts: Date.now(), fix: { lat: 35.1, lon: 139.2, time: Date.now(), fixType: '3d' } });
+
+describe('ingest input validation', () => {
+  it('rejects malformed and mismatched messages with reasons, then stores the next good one', async () => {
+    const broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const dir = cleanup.add(await makeTempDir(), (d) => d.remove());
+    const ingest = cleanup.add(new Ingest({ brokerUrl: broker.url, storeDir: dir.path, logger: createLogger('ingest', { level: 'silent' }) }), (i) => i.stop());
+    await ingest.start();
+    const device = cleanup.add(await mqtt.connectAsync(broker.url, { clientId: 'dev-a' }), (c) => c.endAsync());
+
+    await device.publishAsync('nrec/v1/dev-a/location', '{"v":1, not json', { qos: 1 });
+    await device.publishAsync('nrec/v1/dev-a/location', loc('dev-b', 'm1'), { qos: 1 });
+    await device.publishAsync('nrec/v1/dev-a/location', JSON.stringify({ v: 1, id: 'm2', deviceId: 'dev-a' }), { qos: 1 });
+    const good = nextStored<{ id: string }>(ingest, 'location');
+    await device.publishAsync('nrec/v1/dev-a/location', loc('dev-a', 'm3'), { qos: 1 });
+    expect((await good).id).toBe('m3');
+
+    await waitFor('three rejects', () => ingest.stats.rejected === 3);
+    expect(ingest.stats.rejectReasons).toEqual({ 'not-json': 1, 'device-mismatch': 1, schema: 1 });
+    const stored = readStream(dir.path, 'dev-a', 'location');
+    expect(stored.map((r) => (r.m as { id: string }).id)).toEqual(['m3']);
+    const rejected = readStream<never>(dir.path, '_rejected', 'rejected') as unknown as Array<{ reason: string }>;
+    expect(rejected.map((r) => r.reason).join('\n')).toMatch(/payload deviceId "dev-b" differs from topic device "dev-a"/);
+    expect(rejected.map((r) => r.reason).join('\n')).toMatch(/field \/fix/);
+  });
+
+  it('stores a redelivered message once', async () => {
+    const broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const dir = cleanup.add(await makeTempDir(), (d) => d.remove());
+    const ingest = cleanup.add(new Ingest({ brokerUrl: broker.url, storeDir: dir.path, logger: createLogger('ingest', { level: 'silent' }) }), (i) => i.stop());
+    await ingest.start();
+    const device = cleanup.add(await mqtt.connectAsync(broker.url, { clientId: 'dev-a' }), (c) => c.endAsync());
+    await device.publishAsync('nrec/v1/dev-a/location', loc('dev-a', 'same'), { qos: 1 });
+    await device.publishAsync('nrec/v1/dev-a/location', loc('dev-a', 'same'), { qos: 1 });
+    const barrier = nextStored<{ id: string }>(ingest, 'location', (m) => m.id === 'after');
+    await device.publishAsync('nrec/v1/dev-a/location', loc('dev-a', 'after'), { qos: 1 });
+    await barrier;
+    expect(ingest.stats.duplicates).toBe(1);
+    expect(readStream(dir.path, 'dev-a', 'location')).toHaveLength(2);
+  });
+});

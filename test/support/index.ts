@@ -1,0 +1,10 @@
+export { Mosquitto, type MosquittoOptions } from './mosquitto.js';
+export { makeTempDir, type TempDir } from './temp.js';
+export { freePort } from './ports.js';
+export { Cleanup } from './cleanup.js';
+export { requireTool } from './tools.js';
+export { createPtyPair, type PtyPair } from '../../simulator/serial/pty-pair.js';
+export { SysfsGpioTree } from '../../simulator/gpio/sysfs-tree.js';
+export { AgentProcess, cliPath } from '../../simulator/agent-process.js';
+export { World, type WorldOptions } from '../../simulator/world.js';
+export { waitFor, nextStored } from './wait.js';
