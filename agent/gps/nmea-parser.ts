@@ -104,29 +104,39 @@ function parse(line: string, requireChecksum: boolean, maxLength: number): Parse
   if (scratch.length < end + 2) scratch = new Int32Array(end + 2);
   const bounds = scratch;
   let n = 0;
-  bounds[n++] = start;
   let sum = 0;
   let badChar = -1;
   let p = start + 1;
-  for (; p < end; p++) {
-    const c = line.charCodeAt(p);
-    if (c === C_STAR) break;
-    if (c === C_COMMA) {
-      bounds[n++] = p;
-    } else if (c === C_DOLLAR || c === C_BANG) {
-      // Garbage before a sentence (power-up noise, a splice after a dropped
-      // terminator) is skipped by restarting at the last delimiter: `$` and
-      // `!` are reserved and never occur inside a sentence.
-      start = p;
-      n = 0;
-      bounds[n++] = p;
-      sum = 0;
-      badChar = -1;
-      continue;
-    } else if ((c < C_SPACE || c > C_TILDE) && badChar < 0) {
-      badChar = p;
+  for (;;) {
+    n = 0;
+    bounds[n++] = start;
+    sum = 0;
+    badChar = -1;
+    for (p = start + 1; p < end; p++) {
+      const c = line.charCodeAt(p);
+      if (c === C_STAR) break;
+      if (c === C_COMMA) {
+        bounds[n++] = p;
+      } else if (c === C_DOLLAR || c === C_BANG) {
+        // Garbage before a sentence (power-up noise, a splice after a dropped
+        // terminator) is skipped by restarting at the last delimiter: `$` and
+        // `!` are reserved and never occur inside a sentence.
+        start = p;
+        n = 0;
+        bounds[n++] = p;
+        sum = 0;
+        badChar = -1;
+        continue;
+      } else if ((c < C_SPACE || c > C_TILDE) && badChar < 0) {
+        badChar = p;
+      }
+      sum ^= c;
     }
-    sum ^= c;
+    // A complete sentence followed by another without a line break: the
+    // first one's checksum is not at the end, so start over at the later one.
+    const later = p < end && end - p !== 3 ? lastDelimiter(line, p, end) : -1;
+    if (later < 0) break;
+    start = later;
   }
   if (end - start > maxLength) return fail('too-long', `sentence of ${end - start} characters exceeds ${maxLength}`);
   if (p < end) {
@@ -154,6 +164,14 @@ function parse(line: string, requireChecksum: boolean, maxLength: number): Parse
   if (sentence === undefined || reader.error !== undefined) return fail('malformed', reader.error ?? `${kind.type} could not be decoded`);
   sentence.set = reader.set;
   return { ok: true, sentence };
+}
+
+function lastDelimiter(line: string, from: number, end: number): number {
+  for (let i = end - 1; i > from; i--) {
+    const c = line.charCodeAt(i);
+    if (c === C_DOLLAR || c === C_BANG) return i;
+  }
+  return -1;
 }
 
 function firstDelimiter(line: string, end: number): number {
