@@ -271,10 +271,12 @@ export class GpiodOutputLine implements OutputLine {
   #child: ChildProcess | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #settleMs: number;
 
-  constructor(cfg: GpioLineConfig, opts: { logger?: Logger } = {}) {
+  constructor(cfg: GpioLineConfig, opts: { logger?: Logger; settleMs?: number } = {}) {
     this.#cfg = cfg;
     this.#log = opts.logger;
+    this.#settleMs = opts.settleMs ?? 50;
   }
 
   set(value: 0 | 1): Promise<void> {
@@ -295,16 +297,32 @@ export class GpiodOutputLine implements OutputLine {
     if (this.#version === undefined) this.#version = await detectGpiodVersion(this.#cfg.toolsDir);
     if (this.#ref === undefined) this.#ref = await resolveGpiodLine(this.#version, this.#cfg);
     await this.#release();
-    const child = spawn(toolPath(this.#cfg.toolsDir, 'gpioset'), setArgs(this.#version, this.#ref, this.#cfg.activeLow, value), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const version = this.#version;
+    const child = spawn(toolPath(this.#cfg.toolsDir, 'gpioset'), setArgs(version, this.#ref, this.#cfg.activeLow, value), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (c: string) => {
       stderr = (stderr + c).slice(-500);
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (err) => reject(missingToolError('gpioset', this.#cfg.toolsDir, err)));
-    });
     this.#child = child;
+    // Applied when v2 prints its banner; v1 says nothing, so a v1 gpioset that
+    // is still running after settleMs is taken to hold the line.
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (err?: Error): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        child.off('exit', onExit);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.#child === child) this.#child = undefined;
+        done(new Error(`gpioset could not set ${this.#ref?.chip} line ${this.#ref?.line} to ${value} (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
+      };
+      child.once('error', (err) => done(missingToolError('gpioset', this.#cfg.toolsDir, err)));
+      child.on('exit', onExit);
+      if (version === 2) createInterface({ input: child.stdout! }).once('line', () => done());
+      else child.once('spawn', () => (timer = setTimeout(() => done(), this.#settleMs)));
+    });
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return;
       this.#child = undefined;

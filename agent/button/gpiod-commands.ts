@@ -65,11 +65,12 @@ export function getArgs(version: GpiodVersion, ref: GpiodLineRef, activeLow: boo
   return ['--numeric', '--chip', ref.chip, ...low, ...biasArgs(2, bias), String(ref.line)];
 }
 
-/** Arguments for a gpioset that holds the level until SIGTERM (the line reverts when the process exits). */
+/** Arguments for a gpioset that holds the level until SIGTERM (the line reverts when the process exits); v1 prints nothing, v2 a banner once set. */
 export function setArgs(version: GpiodVersion, ref: GpiodLineRef, activeLow: boolean, value: 0 | 1): string[] {
   const low = activeLow ? ['--active-low'] : [];
   if (version === 1) return ['--mode=signal', ...low, ref.chip, `${ref.line}=${value}`];
-  return ['--chip', ref.chip, ...low, `${ref.line}=${value}`];
+  // --banner prints once the line is held: the only sign of readiness v2 gives.
+  return ['--banner', '--chip', ref.chip, ...low, `${ref.line}=${value}`];
 }
 
 /** One edge as printed by gpiomon: the logical level after it and the kernel timestamp. */

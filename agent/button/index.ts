@@ -61,8 +61,8 @@ export function openInputLine(config: Partial<GpioLineConfig>, scheduler?: Sched
 }
 
 /** Builds the output line for `config`; the first `set()` claims the line. */
-export function openOutputLine(config: Partial<GpioLineConfig>, scheduler?: Scheduler, logger?: Logger): OutputLine {
+export function openOutputLine(config: Partial<GpioLineConfig>, scheduler?: Scheduler, logger?: Logger, extra: { settleMs?: number } = {}): OutputLine {
   const cfg = resolveLineConfig(config, defaultOutputConfig);
   if (cfg.backend === 'sysfs') return new SysfsOutputLine(cfg, { scheduler });
-  return new GpiodOutputLine(cfg, { logger });
+  return new GpiodOutputLine(cfg, { logger, settleMs: extra.settleMs });
 }

@@ -86,7 +86,7 @@ function parseValue(text: string): 0 | 1 | undefined {
 
 /**
  * Input line on /sys/class/gpio: exports `base+offset`, sets direction `in` and
- * `active_low` (so `value` is already logical), then reads `value` every
+ * `active_low` 0 (inverting in software when configured active-low), then reads `value` every
  * `pollMs`. Polling rather than `edge` + poll(2) keeps it portable and it is
  * cheap at 10 ms. Sysfs cannot set a pull resistor; configure it in the device
  * tree (e.g. `gpio=17=ip,pu` in config.txt). If the line vanishes (unexported
@@ -140,8 +140,15 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
   async #configure(): Promise<void> {
     const line = await exportLine(this.#cfg, this.#s);
     await writeFile(join(line.dir, 'direction'), 'in');
-    await writeFile(join(line.dir, 'active_low'), this.#cfg.activeLow ? '1' : '0');
+    // active_low is pinned to 0 and the inversion done here: the attribute
+    // outlives an unexport, so a stale setting from another user would flip
+    // the meaning, and emulations apply it with a delay. One place decides.
+    await writeFile(join(line.dir, 'active_low'), '0');
     this.#line = line;
+  }
+
+  #logical(raw: 0 | 1): 0 | 1 {
+    return this.#cfg.activeLow ? (raw === 1 ? 0 : 1) : raw;
   }
 
   async #readValue(): Promise<0 | 1> {
@@ -149,7 +156,7 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
     const text = await readFile(path, 'utf8');
     const v = parseValue(text);
     if (v === undefined) throw new Error(`unexpected content in ${path}: ${JSON.stringify(text)}`);
-    return v;
+    return this.#logical(v);
   }
 
   #arm(ms: number): void {
@@ -162,7 +169,8 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
     try {
       if (this.#faulted) await this.#configure();
       const text = await readFile(join(this.#line?.dir ?? '', 'value'), 'utf8');
-      const v = parseValue(text);
+      const raw = parseValue(text);
+      const v = raw === undefined ? undefined : this.#logical(raw);
       // An empty read can happen while a writer replaces the file; the next poll sees the value.
       if (v !== undefined && !this.#stopping) {
         if (this.#faulted) this.#recover();

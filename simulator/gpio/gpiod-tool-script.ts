@@ -61,7 +61,7 @@ export function gpiodToolMain(cfg: ToolScriptConfig, net: typeof import('node:ne
     2: {
       gpiomon: [['active-low', 'l', false], ['banner', '', false], ['bias', 'b', true], ['by-name', '', false], ['chip', 'c', true], ['consumer', 'C', true], ['debounce-period', 'p', true], ['edges', 'e', true], ['event-clock', 'E', true], ['format', 'F', true], ['help', 'h', false], ['idle-timeout', '', true], ['localtime', '', false], ['num-events', 'n', true], ['quiet', 'q', false], ['silent', '', false], ['strict', 's', false], ['unquoted', '', false], ['utc', '', false], ['version', 'v', false]],
       gpioget: [['active-low', 'l', false], ['as-is', 'a', false], ['bias', 'b', true], ['by-name', '', false], ['chip', 'c', true], ['consumer', 'C', true], ['help', 'h', false], ['hold-period', 'p', true], ['numeric', '', false], ['strict', 's', false], ['unquoted', '', false], ['version', 'v', false]],
-      gpioset: [['active-low', 'l', false], ['banner', '', false], ['bias', 'b', true], ['by-name', '', false], ['chip', 'c', true], ['consumer', 'C', true], ['daemonize', 'z', false], ['drive', 'd', true], ['help', 'h', false], ['hold-period', 'p', true], ['interactive', 'i', false], ['strict', 's', false], ['toggle', 't', true], ['unquoted', 'u', false], ['version', 'v', false]],
+      gpioset: [['active-low', 'l', false], ['banner', '', false], ['bias', 'b', true], ['by-name', '', false], ['chip', 'c', true], ['consumer', 'C', true], ['daemonize', 'z', false], ['drive', 'd', true], ['help', 'h', false], ['hold-period', 'p', true], ['interactive', 'i', false], ['strict', 's', false], ['toggle', 't', true], ['unquoted', '', false], ['version', 'v', false]],
     },
   };
   const spec = specs[v][cfg.tool];
@@ -215,6 +215,10 @@ export function gpiodToolMain(cfg: ToolScriptConfig, net: typeof import('node:ne
       for (const s of held) s.end();
     };
     const settled = (): void => {
+      if (v === 2 && opts.banner === true) {
+        const ids = pairs.map((p) => `'${p.slice(0, p.lastIndexOf('='))}'`);
+        process.stdout.write(ids.length > 1 ? `Setting lines ${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}...\n` : `Setting line ${ids[0]}...\n`);
+      }
       if (v === 1 && mode === 'exit') release();
       else if (v === 1 && mode === 'time') setTimeout(release, Number(opts.sec ?? 0) * 1000 + Number(opts.usec ?? 0) / 1000);
       else if (v === 1 && mode === 'wait') process.stdin.once('data', release);
