@@ -50,6 +50,9 @@ export class Mosquitto {
     const fill = (s: string) => s.replaceAll('{port}', String(this.port)).replaceAll('{dir}', this.dir.path);
     const listener = this.#opts.listenerConfig ?? 'listener {port} 127.0.0.1\nallow_anonymous true';
     const conf = [
+      // Started as root, mosquitto switches to the user "mosquitto" and then cannot write its
+      // persistence into this root-owned 0700 temp dir (retained messages and sessions were lost on restart).
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       fill(listener),
       'persistence true',
       `persistence_location ${dataDir}/`,
