@@ -295,6 +295,7 @@ describe('framing', () => {
 
   test('terminators and lower-case checksum are accepted', () => {
     expect(parseSentence(`${rmc}\r\n`).ok).toBe(true);
+    expect(parseSentence(`${rmc}\u0000\u0000`).ok).toBe(true);
     expect(parseSentence(rmc.replace('*6A', '*6a')).ok).toBe(true);
   });
 
@@ -341,8 +342,10 @@ describe('framing', () => {
     expect(rejected(cs('PMTK001,314,3')).detail).toBe('PMTK001');
     expect(rejected(cs('GPXTE,A,A,0.67,L,N')).reason).toBe('unknown');
     expect(rejected('!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C').reason).toBe('unknown');
-    expect(rejected(cs('GPRMCX,1')).reason).toBe('malformed');
+    expect(rejected(cs('GPACCURACY,0.9')).reason).toBe('unknown');
     expect(rejected(cs('gprmc,1')).reason).toBe('malformed');
+    expect(rejected(cs('G,1')).reason).toBe('malformed');
+    expect(rejected(cs('GP-MC,1')).reason).toBe('malformed');
   });
 
   test('non-string input does not throw', () => {

@@ -154,9 +154,12 @@ function parse(line: string, requireChecksum: boolean, maxLength: number): Parse
 
   const addressEnd = bounds[1];
   if (line.charCodeAt(start + 1) === C_P) return fail('proprietary', line.slice(start + 1, addressEnd));
-  if (addressEnd - start !== 6 || !isUpperAlnum(line, start + 1, addressEnd)) {
+  const addressLength = addressEnd - start - 1;
+  if (addressLength < 3 || !isUpperAlnum(line, start + 1, addressEnd)) {
     return fail('malformed', `address "${line.slice(start + 1, addressEnd)}" is not a talker id and sentence type`);
   }
+  // Vendor extensions that ignore the 5-character rule (MediaTek's GPACCURACY) are sentences we don't decode, not damage.
+  if (addressLength !== 5) return fail('unknown', line.slice(start + 1, addressEnd));
   const kind = KINDS.get((line.charCodeAt(start + 3) << 16) | (line.charCodeAt(start + 4) << 8) | line.charCodeAt(start + 5));
   if (kind === undefined) return fail('unknown', line.slice(start + 1, addressEnd));
   const reader = new FieldReader(line, bounds, n - 2, kind.type);
@@ -189,8 +192,9 @@ export function nmeaChecksum(body: string): string {
   return hex2(sum);
 }
 
+/** Terminators and the padding some receivers leave after the checksum (spaces, NULs). */
 function isTrailingSpace(c: number): boolean {
-  return c === C_CR || c === C_LF || c === C_SPACE || c === 9;
+  return c === C_CR || c === C_LF || c === C_SPACE || c === 9 || c === 0;
 }
 
 function isUpperAlnum(s: string, from: number, to: number): boolean {
