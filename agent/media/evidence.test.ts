@@ -18,7 +18,7 @@ let dir: TempDir;
 beforeAll(async () => {
   dir = await makeTempDir('nrec-evd-');
   clips = [dir.file('chunk-000000.ts'), dir.file('chunk-000001.ts'), dir.file('chunk-000002.ts')];
-  for (const c of clips) await makeTestClip(ffmpeg, c, 1);
+  for (const [i, c] of clips.entries()) await makeTestClip(ffmpeg, c, 1, 500 + 100 * i);
   return () => dir.remove();
 });
 

@@ -23,12 +23,16 @@ export function kill9(pid: number): boolean {
   }
 }
 
-/** Writes a short playable MPEG-TS clip (test picture and tone), like a chunk ffmpeg wrote but never listed. */
-export function makeTestClip(ffmpegPath: string, path: string, seconds = 1, size = '160x120'): Promise<void> {
+/**
+ * Writes a short playable MPEG-TS clip (test picture and tone), like a chunk
+ * ffmpeg wrote but never listed. The output is deterministic, so clips meant
+ * to differ need different `toneHz`.
+ */
+export function makeTestClip(ffmpegPath: string, path: string, seconds = 1, toneHz = 1000, size = '160x120'): Promise<void> {
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=10`,
-    '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=16000',
+    '-f', 'lavfi', '-i', `sine=frequency=${toneHz}:sample_rate=16000`,
     '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', path,
   ];
   return new Promise((resolve, reject) => {
