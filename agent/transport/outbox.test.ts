@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir, type TempDir } from '../../test/support/temp.js';
 import { LANES, Outbox, type EvictedEvent, type Lane, type OutboxInput } from './outbox.js';
@@ -161,6 +162,80 @@ describe('Outbox', () => {
     o.take('manifest', 2);
     await expect(o.put(msg('manifest'))).rejects.toThrow(/capacity/);
     expect(o.stats().manifest.count).toBe(2);
+  });
+
+  it('rejects every put of a batch whose commit fails and reports them as write-failed', async () => {
+    const o = openOutbox();
+    const events: EvictedEvent[] = [];
+    o.on('evicted', (e: EvictedEvent) => events.push(e));
+    await o.put(msg('status'));
+    // Stand-in for a full disk: a second connection makes inserts of one msgId fail.
+    const raw = new Database(dir.file('outbox.db'));
+    raw.exec("CREATE TRIGGER fail BEFORE INSERT ON outbox WHEN NEW.msg_id = 'boom' BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END");
+    raw.close();
+    const bad = [o.put(msg('location')), o.put(msg('location', 10, { msgId: 'boom' })), o.put(msg('result'))];
+    for (const p of bad) await expect(p).rejects.toThrow(/outbox commit failed: simulated disk full/);
+    expect(events).toEqual([
+      { lane: 'location', count: 2, bytes: 2 * cost('location', 10), reason: 'write-failed' },
+      { lane: 'result', count: 1, bytes: cost('result', 10), reason: 'write-failed' },
+    ]);
+    expect(o.stats().location.count).toBe(0);
+    expect(o.totalBytes).toBe(cost('status', 10));
+    await o.put(msg('location'));
+    expect(o.stats().location.count).toBe(1);
+  });
+
+  it('property: take/release/ack/restart agree with a simple model of the queue', async () => {
+    type Op = { op: 'put' | 'take' | 'release' | 'releaseAll' | 'ack' | 'ackMsg' | 'reopen'; lane: Lane; k: number };
+    const ops = fc.array(fc.record({
+      op: fc.constantFrom<Op['op']>('put', 'put', 'put', 'take', 'take', 'release', 'releaseAll', 'ack', 'ackMsg', 'reopen'),
+      lane: fc.constantFrom<Lane>('alarm', 'location'),
+      k: fc.integer({ min: 0, max: 5 }),
+    }), { minLength: 20, maxLength: 40 });
+    let run = 0;
+    await fc.assert(fc.asyncProperty(ops, async (list) => {
+      const path = dir.file(`model-${run++}.db`);
+      let o = Outbox.open(path);
+      // Model: stored messages in put order, with an in-flight flag.
+      const model: Array<{ msgId: string; lane: Lane; inFlight: boolean }> = [];
+      const rowOf = new Map<string, number>();
+      try {
+        for (const { op, lane, k } of list) {
+          const inFlight = model.filter((m) => m.inFlight);
+          const pick = inFlight[k % Math.max(1, inFlight.length)];
+          if (op === 'put') {
+            const e = await o.put(msg(lane));
+            rowOf.set(e.msgId, e.rowId);
+            model.push({ msgId: e.msgId, lane, inFlight: false });
+          } else if (op === 'take') {
+            const want = model.filter((m) => m.lane === lane && !m.inFlight).slice(0, k);
+            expect(ids(o.take(lane, k))).toEqual(ids(want));
+            for (const m of want) m.inFlight = true;
+          } else if (op === 'release' && pick !== undefined) {
+            o.release([rowOf.get(pick.msgId)!]);
+            pick.inFlight = false;
+          } else if (op === 'releaseAll' || op === 'reopen') {
+            if (op === 'reopen') {
+              o.close();
+              o = Outbox.open(path);
+            } else {
+              o.releaseAll();
+            }
+            for (const m of model) m.inFlight = false;
+          } else if ((op === 'ack' || op === 'ackMsg') && pick !== undefined) {
+            if (op === 'ack') o.ack([rowOf.get(pick.msgId)!]);
+            else expect(o.ackMsgIds([pick.msgId])).toBe(1);
+            model.splice(model.indexOf(pick), 1);
+          }
+          for (const l of ['alarm', 'location'] as const) {
+            expect(o.has(l)).toBe(model.some((m) => m.lane === l && !m.inFlight));
+            expect(o.stats()[l].count).toBe(model.filter((m) => m.lane === l).length);
+          }
+        }
+      } finally {
+        o.close();
+      }
+    }), { numRuns: 30 });
   });
 
   it('survives kill -9 while putting: every message reported durable is there and the database is intact', async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import { LANES, planEviction, type Lane, type PolicyRow } from './outbox-policy.js';
+import { prepareStatements, toEntry, type Meta, type OutboxStatements } from './outbox-sql.js';
 
 export { LANES, type Lane };
 
@@ -34,23 +35,11 @@ export interface EvictedEvent {
   lane: Lane;
   count: number;
   bytes: number;
-  reason: 'capacity' | 'thinned' | 'refused';
+  /** capacity: oldest dropped; thinned: locations thinned; refused: the put did not fit; write-failed: the commit failed (disk full, I/O error). */
+  reason: 'capacity' | 'thinned' | 'refused' | 'write-failed';
 }
 
 export type LaneStats = { count: number; bytes: number; oldestAt: number | undefined; inFlight: number };
-
-interface DbRow {
-  row_id: number;
-  lane: Lane;
-  topic: string;
-  payload: Buffer;
-  msg_id: string;
-  retain: number;
-  ack_by: 'puback' | 'ingest';
-  created_at: number;
-  bytes: number;
-}
-type Meta = Pick<DbRow, 'row_id' | 'lane' | 'bytes'>;
 
 interface Pending {
   input: Required<OutboxInput>;
@@ -64,31 +53,20 @@ type LaneTotals = Record<Lane, { count: number; bytes: number }>;
 interface CommitResult { outcomes: Outcome[]; evicted: EvictedEvent[]; lanes: LaneTotals; total: number }
 
 const DEFAULT_CAPACITY = 64 * 1024 * 1024;
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  row_id INTEGER PRIMARY KEY AUTOINCREMENT,
-  lane TEXT NOT NULL,
-  topic TEXT NOT NULL,
-  payload BLOB NOT NULL,
-  msg_id TEXT NOT NULL,
-  retain INTEGER NOT NULL,
-  ack_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  bytes INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_lane_row ON outbox (lane, row_id);
-CREATE INDEX IF NOT EXISTS outbox_msg_id ON outbox (msg_id);
-`;
-
 function emptyLanes<T>(make: () => T): Record<Lane, T> {
   return Object.fromEntries(LANES.map((l) => [l, make()])) as Record<Lane, T>;
 }
 
-function toEntry(r: DbRow): OutboxEntry {
-  return {
-    rowId: r.row_id, lane: r.lane, topic: r.topic, payload: r.payload, msgId: r.msg_id,
-    retain: r.retain === 1, ackBy: r.ack_by, createdAt: r.created_at, bytes: r.bytes,
-  };
+/** One 'write-failed' event per lane for the puts of a failed commit. */
+function summarize(batch: Pending[]): EvictedEvent[] {
+  const by = new Map<Lane, EvictedEvent>();
+  for (const p of batch) {
+    const ev = by.get(p.input.lane) ?? { lane: p.input.lane, count: 0, bytes: 0, reason: 'write-failed' as const };
+    ev.count++;
+    ev.bytes += p.bytes;
+    by.set(p.input.lane, ev);
+  }
+  return [...by.values()];
 }
 
 /**
@@ -110,7 +88,7 @@ export class Outbox extends EventEmitter {
   readonly #capacity: number;
   readonly #keepEvery: number;
   readonly #now: () => number;
-  readonly #st;
+  readonly #st: OutboxStatements;
   readonly #commit: (batch: Pending[], acked: number[]) => CommitResult;
   /** Count and bytes per lane of stored, unacknowledged rows (cached: no SUM() per put). */
   #lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
@@ -134,20 +112,7 @@ export class Outbox extends EventEmitter {
     this.#now = opts.now ?? Date.now;
     if (!(this.#capacity > 0)) throw new Error(`outbox capacityBytes must be > 0, got ${this.#capacity}`);
     if (!Number.isInteger(this.#keepEvery) || this.#keepEvery < 2) throw new Error(`outbox thinKeepEvery must be an integer >= 2, got ${this.#keepEvery}`);
-    db.exec(SCHEMA);
-    this.#st = {
-      insert: db.prepare<[string, string, Buffer, string, number, string, number, number]>(
-        'INSERT INTO outbox (lane, topic, payload, msg_id, retain, ack_by, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      del: db.prepare<[number]>('DELETE FROM outbox WHERE row_id = ?'),
-      meta: db.prepare<[number], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE row_id = ?'),
-      byMsgId: db.prepare<[string], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE msg_id = ?'),
-      scan: db.prepare<[string, number], DbRow>('SELECT * FROM outbox WHERE lane = ? AND row_id > ? ORDER BY row_id'),
-      laneRows: db.prepare<[string], { row_id: number; bytes: number; created_at: number }>(
-        'SELECT row_id, bytes, created_at FROM outbox WHERE lane = ? ORDER BY row_id'),
-      totals: db.prepare<[], { lane: string; n: number; b: number }>('SELECT lane, count(*) AS n, total(bytes) AS b FROM outbox GROUP BY lane'),
-      syncFull: db.prepare('PRAGMA synchronous = FULL'),
-      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-    };
+    this.#st = prepareStatements(db);
     for (const t of this.#st.totals.all()) {
       if (!(LANES as readonly string[]).includes(t.lane)) throw new Error(`outbox database has rows of unknown lane "${t.lane}"`);
       this.#lanes[t.lane as Lane] = { count: t.n, bytes: t.b };
@@ -180,6 +145,7 @@ export class Outbox extends EventEmitter {
     if (!(LANES as readonly string[]).includes(msg.lane)) return Promise.reject(new Error(`outbox put: unknown lane "${String(msg.lane)}"`));
     if (!Buffer.isBuffer(msg.payload)) return Promise.reject(new Error(`outbox put ${msg.msgId}: payload must be a Buffer`));
     if (typeof msg.msgId !== 'string' || msg.msgId === '') return Promise.reject(new Error('outbox put: msgId must be a non-empty string'));
+    if (typeof msg.topic !== 'string' || msg.topic === '') return Promise.reject(new Error(`outbox put ${msg.msgId}: topic must be a non-empty string`));
     const input: Required<OutboxInput> = { lane: msg.lane, topic: msg.topic, payload: msg.payload, msgId: msg.msgId, retain: msg.retain ?? false, ackBy: msg.ackBy ?? 'puback' };
     return new Promise((resolve, reject) => {
       this.#pending.push({ input, createdAt: this.#now(), bytes: msg.payload.length + Buffer.byteLength(msg.topic), resolve, reject });
@@ -334,6 +300,7 @@ export class Outbox extends EventEmitter {
       // Nothing of the batch is stored; acked rows stay marked and are retried next flush.
       const e = new Error(`outbox commit failed: ${(err as Error).message}`, { cause: err });
       for (const p of batch) p.reject(e);
+      for (const ev of summarize(batch)) this.emit('evicted', ev);
       // An ack-only failure loses nothing (the rows are retried, at worst resent); report it only to a listener
       // rather than crash the agent from a setImmediate.
       if (batch.length === 0 && this.listenerCount('error') > 0) this.emit('error', e);

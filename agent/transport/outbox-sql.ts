@@ -1,0 +1,62 @@
+import type Database from 'better-sqlite3';
+import type { Lane } from './outbox-policy.js';
+import type { OutboxEntry } from './outbox.js';
+
+/** A stored row as SQLite returns it. */
+export interface DbRow {
+  row_id: number;
+  lane: Lane;
+  topic: string;
+  payload: Buffer;
+  msg_id: string;
+  retain: number;
+  ack_by: 'puback' | 'ingest';
+  created_at: number;
+  bytes: number;
+}
+export type Meta = Pick<DbRow, 'row_id' | 'lane' | 'bytes'>;
+
+// AUTOINCREMENT: row ids are never reused, so an id held in memory (in flight) can't come to mean another message.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  lane TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  msg_id TEXT NOT NULL,
+  retain INTEGER NOT NULL,
+  ack_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_lane_row ON outbox (lane, row_id);
+CREATE INDEX IF NOT EXISTS outbox_msg_id ON outbox (msg_id);
+`;
+
+/** Creates the table if needed and prepares every statement the outbox uses, once. */
+export function prepareStatements(db: Database.Database) {
+  db.exec(SCHEMA);
+  return {
+    insert: db.prepare<[string, string, Buffer, string, number, string, number, number]>(
+      'INSERT INTO outbox (lane, topic, payload, msg_id, retain, ack_by, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    del: db.prepare<[number]>('DELETE FROM outbox WHERE row_id = ?'),
+    meta: db.prepare<[number], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE row_id = ?'),
+    byMsgId: db.prepare<[string], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE msg_id = ?'),
+    scan: db.prepare<[string, number], DbRow>('SELECT * FROM outbox WHERE lane = ? AND row_id > ? ORDER BY row_id'),
+    laneRows: db.prepare<[string], { row_id: number; bytes: number; created_at: number }>(
+      'SELECT row_id, bytes, created_at FROM outbox WHERE lane = ? ORDER BY row_id'),
+    totals: db.prepare<[], { lane: string; n: number; b: number }>('SELECT lane, count(*) AS n, total(bytes) AS b FROM outbox GROUP BY lane'),
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
+    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+  };
+}
+export type OutboxStatements = ReturnType<typeof prepareStatements>;
+
+/** Maps a row to the entry handed to callers. */
+export function toEntry(r: DbRow): OutboxEntry {
+  return {
+    rowId: r.row_id, lane: r.lane, topic: r.topic, payload: r.payload, msgId: r.msg_id,
+    retain: r.retain === 1, ackBy: r.ack_by, createdAt: r.created_at, bytes: r.bytes,
+  };
+}
+
