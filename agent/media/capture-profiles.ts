@@ -180,7 +180,7 @@ export function segmentOutput(s: CaptureSettings, outDir: string, startNumber: n
 export function parseEncoderList(text: string): Set<string> {
   const names = new Set<string>();
   for (const line of text.split('\n')) {
-    const m = /^\s*[VAS][A-Z.]{5}\s+(\S+)/.exec(line);
+    const m = /^\s*[VAS][A-Z.]{5}\s+([A-Za-z0-9_]+)\s/.exec(line);
     if (m !== null) names.add(m[1]);
   }
   return names;
