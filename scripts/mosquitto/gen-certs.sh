@@ -34,8 +34,10 @@ for n in "$@"; do
   fi
 done
 
+# The directory stays traversable (certificates are public; keys are 0600) so the
+# broker can reach its files after it drops root.
+[ -d "$OUT" ] || (umask 022; mkdir -p "$OUT")
 umask 077
-mkdir -p "$OUT"
 cd "$OUT"
 
 serial() { printf '0x%s' "$(openssl rand -hex 16)"; }
