@@ -19,6 +19,8 @@ export interface EvidenceChunkInput {
   endTime: number;
   durationS: number;
   salvaged?: boolean;
+  /** Container and codecs when they differ from the session's default. */
+  codec?: string;
   /** Position when the chunk started, when there was a fix. */
   position?: Fix;
 }
@@ -142,7 +144,7 @@ export class EvidenceSession {
       startTime: Math.round(input.startTime),
       endTime: Math.round(input.endTime),
       durationS: input.durationS,
-      codec: o.codec,
+      codec: input.codec ?? o.codec,
       bytes,
       sha256,
       ...(input.position === undefined ? {} : { position: input.position }),

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
+import type { Fix } from '../../protocol/index.js';
 import type { Gap } from '../../protocol/media.js';
 import { chunkIndexOf, type CapturePlan } from './capture-profiles.js';
 import { salvage, QUARANTINE_DIR, type SalvageResult } from './salvage.js';
@@ -20,6 +21,8 @@ export interface ChunkEvent {
   bytes: number;
   codec: string;
   salvaged?: boolean;
+  /** Where the device was when the chunk started; the recorder leaves it to whoever knows (the media service). */
+  position?: Fix;
 }
 
 export type RecorderState = 'idle' | 'starting' | 'running' | 'restarting' | 'fault' | 'stopping' | 'stopped';

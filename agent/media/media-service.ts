@@ -1,0 +1,177 @@
+import type { KeyObject } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { unlink } from 'node:fs/promises';
+import type { Fix } from '../../protocol/index.js';
+import type { ChunkRecord, Manifest } from '../../protocol/media.js';
+import { EvidenceSession } from './evidence.js';
+import type { ModeAction, ModeMachine, SessionInfo } from './mode.js';
+import type { ChunkEvent, Recorder, RecorderStatus } from './recorder.js';
+
+export interface MediaServiceEvents {
+  /** A chunk joined a session's chain: queue its header and parts for upload. */
+  record: [{ record: ChunkRecord; path: string; preEvent: boolean }];
+  /** A session closed: queue its manifest (the visit's service record). */
+  manifest: [Manifest];
+  'session-start': [SessionInfo];
+  status: [RecorderStatus];
+  /** Something failed that the agent should log (a chunk that could not be hashed, a file that could not be deleted). */
+  warning: [string];
+}
+
+export interface MediaServiceOptions {
+  deviceId: string;
+  recorder: Recorder;
+  mode: ModeMachine<ChunkEvent>;
+  privateKey: KeyObject;
+  /** Current position, sampled when each chunk starts. */
+  position?: () => Fix | undefined;
+  now?: () => number;
+  /** Deletes a chunk file that fell out of the buffer (injectable for tests). */
+  remove?: (path: string) => Promise<void>;
+}
+
+/**
+ * Wires the recorder to the mode machine and the evidence chain: every
+ * finished chunk goes through the mode machine, whose actions are carried
+ * out here (delete, commit into the session's signed chain, close with a
+ * manifest); ffmpeg runs only while the mode wants chunks.
+ */
+export class MediaService extends EventEmitter<MediaServiceEvents> {
+  readonly #o: Required<Omit<MediaServiceOptions, 'position'>> & Pick<MediaServiceOptions, 'position'>;
+  readonly #sessions = new Map<string, EvidenceSession>();
+  #positionAtStart: Fix | undefined;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #applying: Promise<void> = Promise.resolve();
+  /** Capture start/stop decisions, one at a time so two cannot both start ffmpeg. */
+  #capture: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(opts: MediaServiceOptions) {
+    super();
+    this.#o = { now: Date.now, remove: (p) => unlink(p), ...opts };
+    const r = opts.recorder;
+    r.on('chunk', (c) => {
+      const pos = this.#positionAtStart;
+      this.#positionAtStart = this.#o.position?.();
+      this.#apply(this.#o.mode.onChunk(pos === undefined ? c : { ...c, position: pos }));
+    });
+    r.on('gap', (g) => this.#apply(this.#o.mode.onGap(g)));
+    r.on('status', (s) => this.emit('status', s));
+    r.on('warning', (w) => this.emit('warning', w));
+  }
+
+  /** Starts capture if the mode wants it. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    this.#positionAtStart = this.#o.position?.();
+    await this.#syncCapture();
+  }
+
+  startRecording(visitId: string): Promise<void> {
+    return this.#command(this.#o.mode.startRecording(visitId));
+  }
+
+  stopRecording(): Promise<void> {
+    return this.#command(this.#o.mode.stopRecording());
+  }
+
+  /** SOS: keep the pre-event buffer and record for the post-event time. */
+  onSos(alarmId: string): Promise<void> {
+    return this.#command(this.#o.mode.onSos(alarmId));
+  }
+
+  setBase(base: 'off' | 'buffering'): Promise<void> {
+    return this.#command(this.#o.mode.setBase(base));
+  }
+
+  /** Resolves once every action so far (hashing, signing, deleting) is done. */
+  settled(): Promise<void> {
+    return this.#applying;
+  }
+
+  /** Stops capture (the last chunk is listed and handled) and waits for pending work; an open session stays open. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#tickTimer);
+    await this.#o.recorder.stop();
+    await this.#applying;
+  }
+
+  async #command(actions: ModeAction<ChunkEvent>[]): Promise<void> {
+    this.#apply(actions);
+    await this.#syncCapture();
+  }
+
+  #apply(actions: ModeAction<ChunkEvent>[]): void {
+    for (const a of actions) this.#applying = this.#applying.then(() => this.#do(a)).catch((err: Error) => { this.emit('warning', err.message); });
+    this.#armTick();
+    void this.#applying.then(() => this.#syncCapture()).catch((err: Error) => this.emit('warning', `capture control failed: ${err.message}`));
+  }
+
+  async #do(a: ModeAction<ChunkEvent>): Promise<void> {
+    switch (a.type) {
+      case 'delete':
+        await this.#o.remove(a.chunk.path).catch((err: Error) => this.emit('warning', `could not delete buffered chunk ${a.chunk.path}: ${err.message}`));
+        return;
+      case 'session-start': {
+        const s = a.session;
+        this.#sessions.set(s.sessionId, new EvidenceSession({
+          deviceId: this.#o.deviceId, sessionId: s.sessionId, trigger: s.trigger, startedAt: s.startedAt,
+          codec: 'mpegts', privateKey: this.#o.privateKey, ...(s.visitId === undefined ? {} : { visitId: s.visitId }),
+        }));
+        this.emit('session-start', s);
+        return;
+      }
+      case 'commit': {
+        const c = a.chunk;
+        const record = await this.#session(a.sessionId).addChunk({
+          path: c.path, startTime: c.startTime, endTime: c.endTime, durationS: c.durationS, codec: c.codec,
+          ...(c.salvaged === true ? { salvaged: true } : {}), ...(c.position === undefined ? {} : { position: c.position }),
+        });
+        this.emit('record', { record, path: c.path, preEvent: a.preEvent });
+        return;
+      }
+      case 'alarm':
+        this.#session(a.sessionId).addAlarm(a.alarmId);
+        return;
+      case 'gap':
+        this.#session(a.sessionId).addGap(a.gap);
+        return;
+      case 'session-end': {
+        const manifest = await this.#session(a.sessionId).finish(a.endedAt);
+        this.#sessions.delete(a.sessionId);
+        this.emit('manifest', manifest);
+        return;
+      }
+    }
+  }
+
+  #session(id: string): EvidenceSession {
+    const s = this.#sessions.get(id);
+    if (s === undefined) throw new Error(`no open evidence session ${id}`);
+    return s;
+  }
+
+  /** Ends a session whose closing chunk never came (ffmpeg down) once its deadline passes. */
+  #armTick(): void {
+    clearTimeout(this.#tickTimer);
+    const d = this.#o.mode.deadline;
+    if (d === undefined || this.#stopped) return;
+    this.#tickTimer = setTimeout(() => this.#apply(this.#o.mode.tick()), Math.max(0, d - this.#o.now()));
+    this.#tickTimer.unref();
+  }
+
+  #syncCapture(): Promise<void> {
+    const next = this.#capture.then(() => this.#syncCaptureNow());
+    this.#capture = next.catch(() => undefined);
+    return next;
+  }
+
+  async #syncCaptureNow(): Promise<void> {
+    if (this.#stopped) return;
+    const r = this.#o.recorder;
+    const idle = r.state === 'idle' || r.state === 'stopped';
+    if (this.#o.mode.wantsCapture && idle) await r.start();
+    else if (!this.#o.mode.wantsCapture && !idle && r.state !== 'stopping') await r.stop();
+  }
+}
