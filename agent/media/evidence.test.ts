@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chainLink, genesisLink, manifestDigest, verifyDigestSignature } from '../../protocol/media.js';
+import fc from 'fast-check';
+import { canonicalJson, chainLink, genesisLink, manifestDigest, verifyDigestSignature } from '../../protocol/media.js';
 import { makeTestClip } from '../../simulator/camera/index.js';
 import { Cleanup } from '../../test/support/cleanup.js';
 import { makeTempDir, type TempDir } from '../../test/support/temp.js';
@@ -72,5 +73,23 @@ describe('EvidenceSession over real chunks', () => {
     expect(r2.meta.index).toBe(2);
     expect(r2.prevLink).toBe(s.lastLink);
     expect(() => EvidenceSession.resume({ deviceId: 'dev-1', sessionId: 'sess-1', trigger: 'visit', startedAt: 1000, codec: 'x', privateKey: key.privateKey }, [s.records[1]])).toThrow(/record 0 does not continue/);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth, drops undefined members and writes no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 'x', y: null }], c: undefined }, e: 'é' })).toBe('{"a":{"d":[1,{"y":null,"z":"x"}]},"b":1,"e":"é"}');
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(/not a finite number/);
+  });
+
+  it('property: same value whatever the key order, and it parses back to the value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const reordered = JSON.parse(JSON.stringify(v, (_k, x: unknown) =>
+          x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).reverse()) : x));
+        expect(canonicalJson(reordered)).toBe(canonicalJson(v));
+        expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+    );
   });
 });

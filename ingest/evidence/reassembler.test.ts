@@ -114,6 +114,18 @@ describe('Reassembler', () => {
     expect(new Reassembler({ maxBytes: 1 << 20 }).addHeader(lyingHeader)).toMatchObject({ kind: 'rejected', reason: expect.stringMatching(/is 5 parts, not 9/) });
   });
 
+  it('property: random and magic-prefixed garbage is rejected with a reason and never held', () => {
+    const r = new Reassembler({ maxBytes: 1 << 16 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.boolean(), (bytes, withMagic) => {
+        const o = r.addPart(withMagic ? Buffer.concat([PART_MAGIC, bytes]) : bytes);
+        expect(o.kind).toBe('rejected');
+        expect(r.bufferedBytes).toBe(0);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('stays within its byte bound by evicting the least recently touched incomplete chunk', () => {
     const s = new SimEvidenceSession(device, 'sess-2');
     const a = s.add(randomBytes(3000));
