@@ -165,7 +165,6 @@ function parse(line: string, requireChecksum: boolean, maxLength: number): Parse
   const reader = new FieldReader(line, bounds, n - 2, kind.type);
   const sentence = kind.decode(reader, talkerOf(line, start + 1));
   if (sentence === undefined || reader.error !== undefined) return fail('malformed', reader.error ?? `${kind.type} could not be decoded`);
-  sentence.set = reader.set;
   return { ok: true, sentence };
 }
 

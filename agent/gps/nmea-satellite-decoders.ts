@@ -1,7 +1,8 @@
 // Decoders for the sentences about satellites, error estimates and receiver
 // text: GSA, GSV, GST, TXT. GSA and GSV have variable length (receivers list
 // more or fewer satellites, NMEA 4.1 appends a system or signal id), so their
-// layout is worked out from the field count before reading.
+// layout is worked out from the field count before reading. As in the
+// position decoders, `set` comes last in each literal.
 
 import type { FieldReader } from './nmea-fields.js';
 import { FieldSet, type Gsa, type Gst, type Gsv, type SatelliteInView, type Txt } from './nmea-types.js';
@@ -29,7 +30,6 @@ export function decodeGsa(r: FieldReader, talker: string): Gsa | undefined {
   return {
     type: 'GSA',
     talker,
-    set: 0,
     selectionMode: r.letter(1, FieldSet.MODE, 'AM'),
     fixMode: r.int(2, FieldSet.MODE),
     prns,
@@ -37,6 +37,7 @@ export function decodeGsa(r: FieldReader, talker: string): Gsa | undefined {
     hdop: r.num(pdopAt + 1, FieldSet.HDOP),
     vdop: n === 16 ? undefined : r.num(pdopAt + 2, FieldSet.VDOP),
     systemId: hasSystem ? r.hex(n, FieldSet.SYSTEM_ID) : undefined,
+    set: r.set,
   };
 }
 
@@ -65,12 +66,12 @@ export function decodeGsv(r: FieldReader, talker: string): Gsv | undefined {
   return {
     type: 'GSV',
     talker,
-    set: 0,
     totalMessages: r.int(1, FieldSet.MESSAGE_PART),
     messageNumber: r.int(2, FieldSet.MESSAGE_PART),
     satsInView: r.int(3, FieldSet.SATS_IN_VIEW),
     satellites,
     signalId: over === 1 ? r.hex(n, FieldSet.SIGNAL_ID) : undefined,
+    set: r.set,
   };
 }
 
@@ -80,7 +81,6 @@ export function decodeGst(r: FieldReader, talker: string): Gst | undefined {
   return {
     type: 'GST',
     talker,
-    set: 0,
     timeOfDayMs: r.time(1),
     rmsM: r.num(2, FieldSet.ERROR_ELLIPSE),
     semiMajorM: r.num(3, FieldSet.ERROR_ELLIPSE),
@@ -89,6 +89,7 @@ export function decodeGst(r: FieldReader, talker: string): Gst | undefined {
     latSdM: r.num(6, FieldSet.POS_STDDEV),
     lonSdM: r.num(7, FieldSet.POS_STDDEV),
     altSdM: r.num(8, FieldSet.ALT_STDDEV),
+    set: r.set,
   };
 }
 
@@ -101,11 +102,11 @@ export function decodeTxt(r: FieldReader, talker: string): Txt | undefined {
   return {
     type: 'TXT',
     talker,
-    set: 0,
     totalMessages: r.int(1, FieldSet.MESSAGE_PART),
     messageNumber: r.int(2, FieldSet.MESSAGE_PART),
     textId: r.int(3, FieldSet.TEXT),
     text: unescapeText(r.rest(4, FieldSet.TEXT)),
+    set: r.set,
   };
 }
 
