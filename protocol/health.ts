@@ -51,9 +51,9 @@ export const Health = message('health', 'Device heartbeat: battery, storage, tem
   uptimeS: Type.Number({ minimum: 0, description: 'system uptime' }),
   agentUptimeS: Type.Optional(Type.Number({ minimum: 0, description: 'agent process uptime' })),
   clockSynced: Type.Boolean({ description: 'the system clock is synchronized (NTP)' }),
-  queues: Type.Record(Type.String({ pattern: '^[a-z]{1,32}$' }), QueueHealth, { description: 'outbox depth per lane' }),
+  queues: Type.Record(Type.String({ pattern: '^[a-z]{1,32}$' }), QueueHealth, { description: 'outbox depth per lane', additionalProperties: false }),
   link: Type.Optional(Type.String({ maxLength: 64 })),
-  states: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Unknown(), { description: 'named module states (gps, button, recorder, ...)' }),
+  states: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.Unknown(), { description: 'named module states (gps, button, recorder, ...)', additionalProperties: false }),
 });
 export type Health = Static<typeof Health>;
 
