@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { FixAssembler } from './fix-assembler.js';
+import { FixAssembler, MAX_EPOCH_SENTENCES } from './fix-assembler.js';
 import type { Fix } from './fix.js';
 import { parseSentence } from './nmea-parser.js';
 
@@ -118,6 +118,12 @@ describe('epoch merging', () => {
     const fixes = run(['GPTXT,01,01,02,ANTSTATUS=OK', 'GPRMC,120000,A,5230.0,N,01320.0,E,0,0,010124,,,A']);
     expect(fixes).toHaveLength(1);
     expect(fixes[0].sources).toEqual(['GPRMC']);
+  });
+
+  test('a stream of timeless sentences alone is cut into bounded epochs', () => {
+    const fixes = run(Array.from({ length: MAX_EPOCH_SENTENCES * 3 }, () => 'GPGSV,1,1,01,05,16,040,30'));
+    expect(fixes).toHaveLength(3);
+    expect(fixes.every((f) => f.satsInView === 1 && !f.valid)).toBe(true);
   });
 
   test('flush on an empty assembler returns nothing', () => {

@@ -23,6 +23,13 @@ import type { Sentence, UtcDate } from './nmea-types.js';
 const DAY_MS = 86_400_000;
 const HALF_DAY_MS = DAY_MS / 2;
 
+/**
+ * Sentences one epoch may hold. A busy multi-GNSS receiver sends ~40 per
+ * second; a stream of timeless sentences alone (GSV/GSA only) would otherwise
+ * grow an epoch without end.
+ */
+export const MAX_EPOCH_SENTENCES = 128;
+
 /** Sentence types a receiver sends once per talker per epoch; a repeat means a new epoch. */
 const ONCE_PER_EPOCH = new Set(['RMC', 'GGA', 'GLL', 'GNS', 'VTG', 'ZDA', 'GST']);
 
@@ -62,7 +69,7 @@ export class FixAssembler {
       const sameTime = tod !== undefined && tod === this.#timeOfDay;
       const newTime = tod !== undefined && this.#timeOfDay !== undefined && tod !== this.#timeOfDay;
       const repeat = ONCE_PER_EPOCH.has(s.type) && this.#seen.has(key) && !sameTime;
-      if (newTime || repeat) done = this.#complete();
+      if (newTime || repeat || this.#sentences.length >= MAX_EPOCH_SENTENCES) done = this.#complete();
     }
     if (tod !== undefined && this.#timeOfDay === undefined) this.#timeOfDay = tod;
     this.#sentences.push(s);

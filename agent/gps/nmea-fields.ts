@@ -289,13 +289,16 @@ export class FieldReader {
     return hemisphere === negative ? -value : value;
   }
 
-  /** A value in field i signed by an E/W letter in field i+1 (magnetic variation). */
+  /**
+   * A value in field i signed by an E/W letter in field i+1 (magnetic
+   * variation). Without the letter the sign is unknown and the value reads as
+   * empty rather than failing the sentence over a field we only pass along.
+   */
   eastWest(i: number, bit: number): number | undefined {
+    const dir = this.letter<'E' | 'W'>(i + 1, 0, 'EW');
+    if (dir === undefined) return undefined;
     const v = this.num(i, bit);
-    if (v === undefined) return undefined;
-    const dir = this.letter<'E' | 'W'>(i + 1, bit, 'EW');
-    if (dir === undefined) return this.error === undefined ? this.#fail(i + 1, bit, 'direction must be E or W') : undefined;
-    return dir === 'W' ? -v : v;
+    return v !== undefined && dir === 'W' ? -v : v;
   }
 
   #two(p: number): number {

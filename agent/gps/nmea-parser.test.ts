@@ -104,6 +104,14 @@ describe('RMC', () => {
     expect(rejected(cs('GPRMC,120060.00,A,5230.0,N,01320.0,E,0.0,0.0,311216,,,A')).reason).toBe('malformed');
   });
 
+  test('magnetic variation without E/W reads as empty; a wrong letter is malformed', () => {
+    const s = ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,'), 'RMC');
+    expect(s.magVarDeg).toBeUndefined();
+    expect(s.lat).toBe(48.1173);
+    expect(ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,E'), 'RMC').magVarDeg).toBe(3.1);
+    expect(rejected(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,X')).reason).toBe('malformed');
+  });
+
   test('two-digit year pivot at 80', () => {
     expect(ok(cs('GPRMC,000000,A,0000.0,N,00000.0,E,0,0,010179,,,A'), 'RMC').date?.year).toBe(2079);
     expect(ok(cs('GPRMC,000000,A,0000.0,N,00000.0,E,0,0,060180,,,A'), 'RMC').date?.year).toBe(1980);
