@@ -107,6 +107,14 @@ describe('Recorder with the sim profile', () => {
     await rec.stop();
     expect(rec.state).toBe('stopped');
   });
+
+  it('reports a camera pipeline whose source cannot start (csi without rpicam-vid) as a fault', async () => {
+    const { rec } = await makeRecorder({ ...sim, profile: 'csi', withAudio: false, rpicamPath: '/nonexistent/rpicam-vid' });
+    const fault = new Promise<RecorderStatus>((resolve) => rec.on('status', (x) => { if (x.state === 'fault') resolve(x); }));
+    await rec.start();
+    expect((await fault).reason).toMatch(/rpicam-vid.*ENOENT/);
+    await rec.stop();
+  });
 });
 
 describe('salvage at start-up', () => {

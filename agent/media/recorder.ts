@@ -61,6 +61,8 @@ interface Run {
   lastEnd: number;
   chunks: number;
   stderrTail: string;
+  /** Set when the supervisor killed a process because its partner died. */
+  killedByUs: boolean;
   /** Chunk intake for this run, in list order. */
   intake: Promise<void>;
   closed: Promise<void>;
@@ -174,14 +176,22 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       procs[1].stdin?.on('error', () => undefined); // the source dying is handled on close
     }
     const ffmpeg = procs[procs.length - 1];
-    const run: Run = { procs, ffmpeg, plan, wallStart, lastEnd: wallStart, chunks: 0, stderrTail: '', intake: Promise.resolve(), closed: Promise.resolve() };
+    const run: Run = { procs, ffmpeg, plan, wallStart, lastEnd: wallStart, chunks: 0, stderrTail: '', killedByUs: false, intake: Promise.resolve(), closed: Promise.resolve() };
     // 'close' (not 'exit') fires after stdout is drained, so no listed chunk is missed.
     run.closed = Promise.all(procs.map((p) => new Promise<void>((r) => p.once('close', () => r())))).then(() => this.#onClosed(run));
     for (const p of procs) {
       p.on('error', (err) => { run.stderrTail += `\n${p.spawnfile}: ${err.message}`; });
       p.stderr?.on('data', (d: Buffer) => { run.stderrTail = (run.stderrTail + d.toString()).slice(-4096); });
-      // One process dying takes the pipeline down, so a half pipeline never lingers.
-      p.once('exit', () => { for (const q of procs) if (q !== p && q.exitCode === null && q.signalCode === null) q.kill('SIGKILL'); });
+      // One process dying (or failing to spawn, which emits no 'exit') takes the pipeline down, so a half pipeline never lingers.
+      const takeDown = () => {
+        for (const q of procs) {
+          if (q === p || q.exitCode !== null || q.signalCode !== null) continue;
+          run.killedByUs = true;
+          q.kill('SIGKILL');
+        }
+      };
+      p.once('exit', takeDown);
+      p.once('error', takeDown);
     }
     ffmpeg.stdin?.on('error', () => undefined); // writing `q` to a dead ffmpeg is not an error worth more than its close
     const parser = new SegmentListParser();
@@ -236,8 +246,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const last = run.stderrTail.trim().split('\n').at(-1) ?? '';
     const reason = `ffmpeg exited with ${how}${last === '' ? '' : `: ${last}`}`;
     this.#gapFrom ??= { at: run.lastEnd, reason };
-    // Dying before the first chunk without being killed means the source is unusable: a fault, retried slowly.
-    if (run.chunks === 0 && f.signalCode === null) this.#setState('fault', reason);
+    // Dying before the first chunk, unless something outside killed ffmpeg, means the source is unusable: a fault, retried with backoff.
+    if (run.chunks === 0 && (f.signalCode === null || run.killedByUs)) this.#setState('fault', reason);
     else this.#setState('restarting', reason);
     this.#scheduleRetry();
   }
