@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   PROTOCOL_VERSION,
@@ -20,6 +21,12 @@ export interface IngestOptions {
   logger: Logger;
   /** MQTT 5 shared-subscription group: several ingest workers split the load. */
   shareGroup?: string;
+  /**
+   * MQTT client id of the ingest's persistent session. Default: derived from
+   * the store directory, so an ingest restarted on the same store resumes its
+   * session. Give each worker of a share group its own (without one, a worker
+   * uses a random id and a clean session, and may miss messages across a broker restart).
+   */
   clientId?: string;
   username?: string;
   password?: string;
@@ -66,10 +73,22 @@ export class Ingest extends EventEmitter {
   /** Connects and subscribes; resolves once subscriptions are granted. */
   async start(): Promise<void> {
     const o = this.#o;
+    const protocolVersion = o.protocolVersion ?? 4;
+    // A persistent session (clean=false, a stable client id): while the ingest is
+    // away or still reconnecting after a broker restart, the broker queues what
+    // devices publish for it. With a clean session and a random id, whatever a
+    // device published before the ingest's resubscription was silently lost
+    // (test/transport-broker-outage.test.ts proves it no longer is).
+    // Workers of a share group without their own ids cannot share one derived id (they
+    // would take the session from each other): they keep random ids and clean sessions.
+    const ephemeral = o.clientId === undefined && o.shareGroup !== undefined;
     const client = mqtt.connect(o.brokerUrl, {
-      clientId: o.clientId ?? `nrec-ingest-${this.#bootId}`,
-      protocolVersion: o.protocolVersion ?? 4,
-      clean: o.clientId === undefined,
+      clientId: o.clientId ?? (ephemeral ? `nrec-ingest-${this.#bootId}` : `nrec-ingest-${createHash('sha256').update(resolve(o.storeDir)).digest('base64url').slice(0, 16)}`),
+      protocolVersion,
+      clean: ephemeral,
+      ...(protocolVersion === 5 && !ephemeral ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+      // Resubscription is ours (below): mqtt.js skips it on 3.1.1 with clean=false even when the broker lost the session.
+      resubscribe: false,
       reconnectPeriod: 1000,
       username: o.username,
       password: o.password,
@@ -99,6 +118,14 @@ export class Ingest extends EventEmitter {
     const prefix = o.shareGroup && client.options.protocolVersion === 5 ? `$share/${o.shareGroup}/` : '';
     const filters = STREAM_FILTERS.map((s) => `${prefix}${TOPIC_ROOT}/v${PROTOCOL_VERSION}/+/${s}`);
     await client.subscribeAsync(filters, { qos: 1 });
+    // A broker that lost our session (no persistence, expiry) has lost the subscriptions too.
+    client.on('connect', (connack) => {
+      if (connack.sessionPresent) return;
+      client.subscribeAsync(filters, { qos: 1 }).then(
+        () => o.logger.info({ filters: filters.length }, 'ingest resubscribed: the broker had no session for it'),
+        (err: Error) => o.logger.error({ err: err.message }, 'ingest could not resubscribe'),
+      );
+    });
     o.logger.info({ store: o.storeDir, filters: filters.length }, 'ingest subscribed');
   }
 
