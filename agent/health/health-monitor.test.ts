@@ -187,6 +187,19 @@ describe('HealthMonitor', () => {
     expect(r.m.batteryPct()).toBeUndefined();
   });
 
+  it('a throwing report listener surfaces as error and the heartbeat goes on', async () => {
+    const r = await rig();
+    const errors: Error[] = [];
+    r.m.on('error', (e: Error) => errors.push(e));
+    r.m.once('report', () => {
+      throw new Error('listener broke');
+    });
+    for (let i = 0; i < 10; i++) await r.poll(1000);
+    expect(errors.map((e) => e.message)).toEqual(['listener broke']);
+    for (let i = 0; i < 10; i++) await r.poll(1000);
+    expect(r.reports.map((b) => b.trigger)).toEqual(['start', 'interval', 'interval']);
+  });
+
   it('stop leaves no timer behind and no report after it', async () => {
     const r = await rig();
     await r.m.stop();

@@ -78,7 +78,8 @@ export interface HealthSample {
  * registered module states; emits `report` (HealthBody) at start, every
  * `intervalMs`, and early when something significant changes (battery band
  * 20/10/5 %, external power, clock sync, storage band 90/95 %, a registered
- * state). Also emits `sampled` (HealthSample) after every poll.
+ * state). Also emits `sampled` (HealthSample) after every poll, and
+ * `error` when a `report` listener threw (polling goes on).
  */
 export class HealthMonitor extends EventEmitter {
   readonly #o: Required<Pick<HealthMonitorOptions, 'pollMs' | 'storagePollMs' | 'minChangeGapMs'>> & HealthMonitorOptions;
@@ -171,11 +172,17 @@ export class HealthMonitor extends EventEmitter {
     const s = await this.#sample(false);
     this.#observe(s);
     const now = this.#sched.now();
-    if (first) this.#emit(s, 'start');
-    else if (this.#pending.size > 0 && now - this.#lastChangeAt >= this.#o.minChangeGapMs) this.#emit(s, 'change');
-    else if (now - this.#lastReportAt >= this.#o.intervalMs) this.#emit(s, this.#pending.size > 0 ? 'change' : 'interval');
-    if (this.#running) this.#schedule(this.#nextDelay(now));
-    this.emit('sampled', s);
+    let trigger: HealthTrigger | undefined;
+    if (first) trigger = 'start';
+    else if (this.#pending.size > 0 && now - this.#lastChangeAt >= this.#o.minChangeGapMs) trigger = 'change';
+    else if (now - this.#lastReportAt >= this.#o.intervalMs) trigger = this.#pending.size > 0 ? 'change' : 'interval';
+    try {
+      if (trigger !== undefined) this.#emit(s, trigger);
+    } finally {
+      // A throwing 'report' listener surfaces as 'error' but must not end the heartbeat.
+      if (this.#running) this.#schedule(this.#nextDelay(now));
+      this.emit('sampled', s);
+    }
   }
 
   /** Next poll: the poll period, but no later than a due interval report or a held-back change report. */
