@@ -3,7 +3,7 @@
 // and feeds LineSplitter.
 export { parseSentence, nmeaChecksum, NMEA_MAX_LENGTH, type ParseOptions } from './nmea-parser.js';
 export * from './nmea-types.js';
-export { FixAssembler } from './fix-assembler.js';
+export { FixAssembler, MAX_EPOCH_SENTENCES } from './fix-assembler.js';
 export { mergeEpoch, UERE_M, type Fix, type FixType } from './fix.js';
 export { ReportPolicy, REPORT_POLICY_DEFAULTS, type ReportPolicyOptions, type LocationReport, type ReportReason, type Clock } from './report-policy.js';
 export { Geofences, GEOFENCE_DEFAULTS, type Fence, type GeofenceEvent, type GeofenceOptions } from './geofence.js';

@@ -29,7 +29,8 @@ export interface NmeaCounts {
   epochs: number;
 }
 
-const USAGE = 'usage: nrec nmea [file|-] [--no-checksum]\n  Replays an NMEA log (default: stdin) and prints one JSON fix per epoch, then counts.\n';
+const USAGE =
+  'usage: nrec nmea [file|-] [--no-checksum]\n  Replays an NMEA log (default: stdin) and prints one JSON fix per epoch, then counts.\n  Lines starting with # are comments (gpsd log headers).\n';
 
 /** Entry point of `nrec nmea`; returns the exit code (0, or 2 for bad usage or an unreadable file). */
 export async function main(argv: string[], io: NmeaCommandIo = {}): Promise<number> {
@@ -80,6 +81,8 @@ export async function replay(input: Readable, requireChecksum: boolean, onFix: (
   input.pipe(splitter);
   input.once('error', (err) => splitter.destroy(err));
   for await (const line of splitter as AsyncIterable<string>) {
+    // gpsd's regression logs start with "# Name: ..." headers naming the device.
+    if (line.charCodeAt(0) === 35 /* # */) continue;
     const result = parseSentence(line, { requireChecksum });
     if (!result.ok) {
       if (result.reason === 'bad-checksum') counts.badChecksum++;
