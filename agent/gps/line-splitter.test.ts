@@ -61,6 +61,27 @@ describe('LineSplitter', () => {
     );
   });
 
+  test('the bytes held for the line in progress never exceed the bound', () => {
+    const probe = new LineSplitter({ maxLineLength: 8 });
+    probe.write(Buffer.from('$GP'));
+    expect(probe.buffered).toBe(3); // writes reach _transform synchronously, so the checks below see real state
+    probe.write(Buffer.from('RMC,123'));
+    expect(probe.buffered).toBe(0); // 10 bytes > 8: discarding
+    probe.destroy();
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 500 }), { maxLength: 30 }), fc.integer({ min: 1, max: 128 }), (chunks, max) => {
+        const splitter = new LineSplitter({ maxLineLength: max });
+        splitter.on('data', () => {});
+        for (const c of chunks) {
+          splitter.write(Buffer.from(c));
+          expect(splitter.buffered).toBeLessThanOrEqual(max);
+        }
+        splitter.destroy();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test('megabytes without a terminator are dropped as one discarded line, never emitted', async () => {
     const chunk = Buffer.alloc(64 * 1024, 0x55);
     const { lines, splitter } = await split([...Array.from({ length: 64 }, () => chunk), Buffer.from('\n$END*00\n')], 256);

@@ -42,6 +42,11 @@ export class LineSplitter extends Transform {
     return this.#lines;
   }
 
+  /** Bytes held for the line in progress; never more than maxLineLength. */
+  get buffered(): number {
+    return this.#length;
+  }
+
   /** Overlong lines discarded so far. */
   get discarded(): number {
     return this.#discarded;
