@@ -138,13 +138,11 @@ export class HealthMonitor extends EventEmitter {
 
   /** Polls now and emits a report with `trigger` (default 'request'); resolves with it. */
   async report(trigger: HealthTrigger = 'request'): Promise<HealthBody> {
-    let body: HealthBody | undefined;
-    await this.#exclusive(async () => {
+    return this.#exclusive(async () => {
       const s = await this.#sample(true);
       this.#observe(s);
-      body = this.#emit(s, trigger);
+      return this.#emit(s, trigger);
     });
-    return body as HealthBody;
   }
 
   /** Polls now (say, right after a module's state changed) and emits a change report if something significant changed. */
@@ -153,9 +151,12 @@ export class HealthMonitor extends EventEmitter {
   }
 
   /** Polls serialize: an external check() and the timer never read concurrently. */
-  #exclusive(fn: () => Promise<void>): Promise<void> {
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(fn);
-    this.#queue = run.catch(() => undefined);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -214,13 +215,14 @@ export class HealthMonitor extends EventEmitter {
   async #sample(forceWalk: boolean): Promise<HealthSample> {
     const o = this.#o;
     const now = this.#sched.now();
-    const walk = forceWalk || this.#used === undefined || now - this.#used.at >= o.storagePollMs;
+    const cached = this.#used;
+    const walk = forceWalk || cached === undefined || now - cached.at >= o.storagePollMs;
     const [power, cpuTempC, clock, space, usedBytes] = await Promise.all([
       readPowerSupply(o.powerSupplyRoot),
       readCpuTempC(o.thermalRoot),
       readClock(o.clockSyncFile, o.uptime ?? realUptime),
       filesystemSpace(o.dataDir),
-      walk ? directoryBytes(o.dataDir) : Promise.resolve((this.#used as { bytes: number }).bytes),
+      walk || cached === undefined ? directoryBytes(o.dataDir) : Promise.resolve(cached.bytes),
     ]);
     if (walk) this.#used = { bytes: usedBytes, at: now };
     const link = safeCall(() => o.link?.());
