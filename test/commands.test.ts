@@ -1,0 +1,171 @@
+// Remote commands end to end: the ingest publishes requests on the device's
+// cmd/req topic through Mosquitto, the agent (a real child process) answers on
+// its result stream, and the test reads the answers the ingest stored.
+import Database from 'better-sqlite3';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../agent/log/logger.js';
+import { readStream } from '../ingest/index.js';
+import { inboundTopic } from '../protocol/index.js';
+import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
+
+const logger = createLogger('test', { level: 'warn' });
+
+interface Result { id: string; bootId: string; requestId: string; name: string; status: string; reason?: string; result?: Record<string, unknown>; restartRequired?: boolean }
+interface Loc { id: string; reason?: string }
+
+/** The result body without the envelope (which differs per publish). */
+const body = (r: Result) => ({ requestId: r.requestId, name: r.name, status: r.status, reason: r.reason, result: r.result, restartRequired: r.restartRequired });
+
+describe('remote commands', () => {
+  const cleanup = new Cleanup();
+  let mosquitto: Mosquitto;
+  let world: World;
+
+  beforeAll(async () => {
+    mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url }), (w) => w.close());
+    // The birth is published after the agent subscribed to its cmd topic.
+    await waitFor('agent birth', () => world.ingest.stats.accepted.status);
+    await nextStored(world.ingest, 'location');
+  });
+  afterAll(() => cleanup.run());
+
+  /** Sends a command and resolves with the stored result for its request id. */
+  async function command(name: string, args: Record<string, unknown> = {}, o: { ttlMs?: number; id?: string } = {}): Promise<Result> {
+    const id = o.id ?? `t-${name.replaceAll('.', '_')}-${Math.random().toString(36).slice(2, 10)}`;
+    const answered = nextStored<Result>(world.ingest, 'result', (r) => r.requestId === id);
+    await world.ingest.sendCommand(world.deviceId, name, args, o.ttlMs ?? 60_000, id);
+    return answered;
+  }
+
+  async function configOnDisk(): Promise<{ gps: { intervalS?: number }; mqtt: { keepaliveS?: number } }> {
+    return JSON.parse(await readFile(world.agent.configPath, 'utf8')) as { gps: { intervalS?: number }; mqtt: { keepaliveS?: number } };
+  }
+
+  /** Rows in the agent's outbox (read-only while the agent runs). */
+  function outboxRows(): number {
+    const db = new Database(join(String(world.agentConfig.dataDir), 'outbox.db'), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()!.n;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('ping answers ok with pong', async () => {
+    const r = await command('ping');
+    expect(r.status).toBe('ok');
+    expect(r.result).toMatchObject({ pong: true });
+  });
+
+  it('locate answers ok and publishes a location with reason locate', async () => {
+    const loc = nextStored<Loc>(world.ingest, 'location', (m) => m.reason === 'locate');
+    const r = await command('locate');
+    expect(r.status).toBe('ok');
+    expect(r.result).toMatchObject({ sent: true });
+    expect((await loc).id).toBe(r.result!.messageId);
+  });
+
+  it('config.get returns the resolved configuration', async () => {
+    const r = await command('config.get');
+    expect(r.status).toBe('ok');
+    expect(r.result).toMatchObject({ deviceId: world.deviceId, mqtt: { url: mosquitto.url }, gps: { intervalS: 5 } });
+  });
+
+  it('config.set applies a live patch and saves it', async () => {
+    const r = await command('config.set', { patch: { gps: { intervalS: 7 } } });
+    expect(r.status, r.reason).toBe('ok');
+    expect(r.restartRequired).toBeUndefined();
+    expect(r.result).toMatchObject({ changed: ['gps.intervalS'], applied: ['gps.intervalS'], pendingRestart: [] });
+    expect((await configOnDisk()).gps.intervalS).toBe(7);
+    expect((await command('config.get')).result).toMatchObject({ gps: { intervalS: 7 } });
+  });
+
+  it('config.set of a restart-only option saves it and says a restart is required', async () => {
+    const r = await command('config.set', { patch: { mqtt: { keepaliveS: 45 } } });
+    expect(r.status, r.reason).toBe('ok');
+    expect(r.restartRequired).toBe(true);
+    expect(r.result).toMatchObject({ applied: [], pendingRestart: ['mqtt.keepaliveS'] });
+    expect((await configOnDisk()).mqtt.keepaliveS).toBe(45);
+  });
+
+  it('config.set with an invalid value answers an error naming the path and changes nothing', async () => {
+    const r = await command('config.set', { patch: { gps: { intervalS: 0 } } });
+    expect(r.status).toBe('error');
+    expect(r.reason).toMatch(/gps.intervalS/);
+    expect((await configOnDisk()).gps.intervalS).toBe(7);
+  });
+
+  it('a malformed request is answered only when it carries an id, and the agent keeps running', async () => {
+    const before = readStream(world.storeDir, world.deviceId, 'result').length;
+    await world.ingest.publishRaw(inboundTopic(world.deviceId, 'req'), '{this is not json');
+    const withId = nextStored<Result>(world.ingest, 'result', (r) => r.requestId === 'malformed-1');
+    await world.ingest.publishRaw(inboundTopic(world.deviceId, 'req'), JSON.stringify({ id: 'malformed-1', name: 'ping' }));
+    const r = await withId;
+    expect(r.status).toBe('error');
+    expect(r.reason).toMatch(/malformed command/);
+    // MQTT keeps the order of one publisher's messages: the ping is handled after both.
+    expect((await command('ping')).status).toBe('ok');
+    expect(readStream<Result>(world.storeDir, world.deviceId, 'result').slice(before).map((l) => l.m.requestId)).toEqual(['malformed-1', expect.stringMatching(/^t-ping-/)]);
+    expect(world.agent.running).toBe(true);
+  });
+
+  it('an expired request is answered expired and not run', async () => {
+    const r = await command('locate', {}, { ttlMs: -1000 });
+    expect(r.status).toBe('expired');
+    expect(r.result).toBeUndefined();
+  });
+
+  it('a repeated request id is answered from the stored result and runs once', async () => {
+    const id = 'locate-once-1';
+    const locates = () => readStream<Loc>(world.storeDir, world.deviceId, 'location').filter((l) => l.m.reason === 'locate').length;
+    const before = locates();
+    const first = await command('locate', {}, { id });
+    const second = await command('locate', {}, { id });
+    expect(first.status).toBe('ok');
+    expect(second.id).not.toBe(first.id); // two result messages...
+    expect(body(second)).toEqual(body(first)); // ...with the same stored body
+    // Whatever a second run would have put is delivered once the outbox is empty.
+    await waitFor('the agent outbox to drain', () => outboxRows() === 0 || undefined);
+    await waitFor('the locate location', () => locates() > before || undefined);
+    expect(locates() - before).toBe(1);
+  });
+
+  it('an unknown command is answered unknown', async () => {
+    const r = await command('no.such.command');
+    expect(r.status).toBe('unknown');
+    expect(r.reason).toMatch(/no\.such\.command/);
+  });
+
+  it('a request addressed to another device on this device topic is refused', async () => {
+    const now = Date.now();
+    const req = { v: 1, id: 'other-dev-1', deviceId: 'someone-else', bootId: 'testboot', seq: 0, ts: now, name: 'ping', expiresAt: now + 60_000, args: {} };
+    const answered = nextStored<Result>(world.ingest, 'result', (r) => r.requestId === req.id);
+    await world.ingest.publishRaw(inboundTopic(world.deviceId, 'req'), JSON.stringify(req));
+    const r = await answered;
+    expect(r.status).toBe('refused');
+    expect(r.reason).toMatch(/someone-else/);
+  });
+
+  it('after all of it the agent is alive and answers', async () => {
+    expect(world.agent.running).toBe(true);
+    expect((await command('ping')).status).toBe('ok');
+    expect(world.ingest.stats.rejected).toBe(0);
+  });
+
+  it('a request repeated after a kill -9 and restart is still answered from the stored result', async () => {
+    const id = 'locate-across-restart-1';
+    const first = await command('locate', {}, { id });
+    expect(first.result).toMatchObject({ sent: true });
+    await world.agent.kill9();
+    const births = world.ingest.stats.accepted.status ?? 0;
+    world.agent.spawn();
+    await waitFor('the restarted agent online', () => (world.ingest.stats.accepted.status ?? 0) > births || undefined);
+    const again = await command('locate', {}, { id });
+    // A second run would answer with a new messageId (it carries the new bootId) or "no fix yet".
+    expect(body(again)).toEqual(body(first));
+    expect(again.bootId).not.toBe(first.bootId);
+  });
+});
