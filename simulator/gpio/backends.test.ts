@@ -1,6 +1,7 @@
 // The production GPIO backends (agent/button) against the OS-level stand-ins,
 // with real child processes and real timers.
 import { once, type EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Feedback, openInputLine, openOutputLine, PressPipeline, realScheduler, type EdgeEvent, type GpioLineConfig, type InputLine, type OutputLine, type PressEvent } from '../../agent/button/index.js';
@@ -148,6 +149,30 @@ describe.each([1, 2] as const)('gpiod backend with libgpiod v%i tool stand-ins',
     expect((await marker).kind).toBe('short');
     expect(w.kinds()).toEqual(['short']);
     expect(w.edges.map((e) => e.value)).toEqual([1, 0, 1, 0]);
+  });
+
+  it('contact bounce before a hold still gives exactly one sos', async () => {
+    const c = await tools();
+    const w = await watch({ backend: 'gpiod', toolsDir: c.toolsDir, line: 17 });
+    await c.waitForMonitor();
+    const sos = waitFor<PressEvent>(w.pipeline, 'press', (p) => p.kind === 'sos');
+    await c.bounce([2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    await sleep(1600);
+    c.release();
+    await sos;
+    if (w.edges.at(-1)?.value !== 0) await waitFor<EdgeEvent>(w.line, 'edge', (e) => e.value === 0);
+    expect(w.edges.length).toBeGreaterThan(2);
+    expect(w.kinds()).toEqual(['long', 'sos']);
+  });
+
+  it('says what is wrong when the line does not exist or the tools are missing', async () => {
+    const c = await tools();
+    const unknown = openInputLine({ backend: 'gpiod', toolsDir: c.toolsDir, line: 'NO_SUCH_LINE' });
+    cleanups.push(() => unknown.stop());
+    await expect(unknown.start()).rejects.toThrow(/NO_SUCH_LINE/);
+    const missing = openInputLine({ backend: 'gpiod', toolsDir: join(c.toolsDir, 'nowhere'), line: 17 });
+    cleanups.push(() => missing.stop());
+    await expect(missing.start()).rejects.toThrow(/apt install gpiod/);
   });
 
   it('restarts gpiomon after kill -9, reports fault then recovered, and still sees presses', async () => {
