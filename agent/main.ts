@@ -6,7 +6,10 @@ import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline
 import { registerBuiltins } from './commands/builtin-commands.js';
 import { CommandRegistry } from './commands/command-registry.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
-import { GpsService } from './gps/gps-service.js';
+import { GpsService, type GeofenceEvent, type ReportReason } from './gps/gps-service.js';
+import { registerGpsCommands } from './gps/gps-commands.js';
+import { HealthMonitor } from './health/index.js';
+import type { Fix as WireFix, HealthBody } from '../protocol/index.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Envelope } from './transport/envelope.js';
 import { Outbox } from './transport/outbox.js';
@@ -90,14 +93,40 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     );
   });
 
-  const gps = new GpsService(config.gps, logger);
+  const gps = new GpsService(config.gps, logger, config.health.clockSyncFile);
+  envelope.setClock(gps.messageClock);
+  const health = new HealthMonitor({
+    intervalMs: config.health.intervalS * 1000,
+    powerSupplyRoot: config.health.powerSupplyRoot,
+    thermalRoot: config.health.thermalRoot,
+    clockSyncFile: config.health.clockSyncFile,
+    dataDir: config.dataDir,
+    quotaBytes: config.transport.outboxCapacityBytes + config.media.quotaBytes,
+    scheduler: realScheduler,
+    queues: () => outbox.stats(),
+    link: () => (transport.session.connected ? 'connected' : 'disconnected'),
+  });
+  health.on('report', (body: HealthBody) => {
+    // Interval reports are not queued while offline: a day away would put ~1440 of them
+    // ahead of the location backfill (status outranks location). Change reports are kept.
+    if (body.trigger === 'interval' && !transport.session.connected) return;
+    void transport.send('status', 'health', body).catch((err: Error) => logger.error({ err: err.message }, 'health report not stored'));
+  });
+  health.on('error', (err: Error) => logger.error({ err: err.message }, 'health report listener failed'));
   if (config.gps.enabled) {
-    gps.on('report', (fix, reason) => void transport.send('location', 'location', { fix, reason }).catch((err: Error) => logger.error({ err: err.message }, 'location not stored')));
+    gps.on('report', (fix: WireFix, reason: ReportReason) => void transport.send('location', 'location', { fix, reason }).catch((err: Error) => logger.error({ err: err.message }, 'location not stored')));
     gps.on('link', (state: string, detail?: string) => {
       void transport.send('status', 'event', { kind: 'gps.link', severity: state === 'connected' ? 'info' : 'warning', message: `gps ${state}${detail ? `: ${detail}` : ''}`, data: { state } });
+      void health.check();
     });
+    gps.on('geofence', (e: GeofenceEvent) => {
+      void transport.send('status', 'event', { kind: `geofence.${e.type}`, severity: 'info', message: `${e.type} ${e.fenceId} (${Math.round(e.distanceM)} m from centre)`, data: { fenceId: e.fenceId, distanceM: e.distanceM } });
+    });
+    health.registerState('gps', () => ({ link: gps.linkState ?? 'off', skewMs: gps.skewMs ?? null }));
+    registerGpsCommands(commands, gps);
     gps.start();
   }
+  health.start();
 
   registerBuiltins(commands, {
     configPath,
@@ -106,19 +135,14 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       logger.level = next.logLevel;
       gps.applyConfig(next.gps);
     },
-    locate: async () => {
-      const fix = gps.lastFix();
-      if (fix === undefined) return { sent: false, reason: 'no fix yet' };
-      const msg = await transport.send('location', 'location', { fix, reason: 'locate' as const });
-      return { sent: true, messageId: msg.id, fix };
-    },
+    locate: async () => (gps.locateNow() ? { sent: true, fix: gps.lastFix() } : { sent: false, reason: 'no fix yet' }),
   });
 
   const stops: Array<() => Promise<void> | void> = [];
   if (config.button.enabled) {
     const b = config.button;
     const sos = new SosMachine(realScheduler, new FileSosStore(join(config.dataDir, 'sos-state.json')), { resendIntervalMs: b.resendS * 1000 });
-    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => undefined, onRaise: [() => gps.sosBurst()] });
+    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => health.batteryPct(), onRaise: [() => gps.sosBurst()] });
     const lineConfig = { backend: b.backend, chip: b.chip, line: b.line, activeLow: b.activeLow, bias: b.bias, pollMs: b.pollMs, sysfsRoot: b.sysfsRoot, toolsDir: b.toolsDir };
     const line: InputLine = openInputLine(lineConfig, realScheduler, logger);
     const pipeline = new PressPipeline(line, realScheduler, {
@@ -169,6 +193,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     async stop() {
       for (const s of stops.reverse()) await s();
       await gps.stop();
+      await health.stop();
       await transport.stop();
       commands.close();
       outbox.close();

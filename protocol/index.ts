@@ -3,3 +3,5 @@ export * from './envelope.js';
 export * from './messages.js';
 export * from './validate.js';
 export * from './registry.js';
+export * from './health.js';
+export * from './media.js';

@@ -30,7 +30,7 @@ export type Status = Static<typeof Status>;
 
 export const Location = message('location', 'One reported position.', {
   fix: Fix,
-  reason: Type.Optional(Type.Union(['interval', 'moved', 'burst', 'locate', 'stale', 'visit'].map((s) => Type.Literal(s)))),
+  reason: Type.Optional(Type.Union(['first', 'interval', 'displacement', 'locate', 'burst'].map((s) => Type.Literal(s)), { description: 'why the policy reported now; fix.stale says whether it is the last known fix' })),
   backfill: Type.Optional(Type.Boolean({ description: 'queued while offline and sent late' })),
 });
 export type Location = Static<typeof Location>;
@@ -91,6 +91,3 @@ export const IngestAck = message('ingest-ack', 'The ingest has durably stored th
   acked: Type.Array(Id, { maxItems: 1000 }),
 });
 export type IngestAck = Static<typeof IngestAck>;
-
-/** Every JSON message schema, by name. */
-export const SCHEMAS = { Status, Location, LocationBatch, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;

@@ -1,7 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { PROTOCOL_VERSION, TOPIC_ROOT } from './topics.js';
-import { DEVICE_CHANNELS, INBOUND_CHANNELS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
-import { SCHEMAS } from './messages.js';
+import { DEVICE_CHANNELS, INBOUND_CHANNELS, SCHEMAS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
 
 /** Strips TypeBox's symbol keys and returns plain JSON Schema (draft 2020-12 compatible subset). */
 export function toJsonSchema(schema: TSchema): Record<string, unknown> {
@@ -51,6 +50,15 @@ export function asyncApiDocument(): Record<string, unknown> {
   };
   for (const [stream, spec] of Object.entries(DEVICE_CHANNELS)) if (spec) add(stream, spec, 'send');
   for (const [key, spec] of Object.entries(SUB_CHANNELS)) add(key.replace('/', '-'), spec, 'send');
+  // Media parts are binary (no base64): 'NRP1' | u16 BE header length | JSON part header | raw chunk bytes.
+  channels['media-part'] = {
+    address: `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/{deviceId}/media/part`,
+    description: 'Binary evidence parts, paced on their own connection. Framing: "NRP1", u16 big-endian header length, JSON media-part-header, raw bytes.',
+    parameters: { deviceId: { description: 'device identifier, [A-Za-z0-9_-]{1,64}' } },
+    messages: { 'media-part': { $ref: '#/components/messages/media-part' } },
+  };
+  operations['send-media-part'] = { action: 'send', channel: { $ref: '#/channels/media-part' }, messages: [{ $ref: '#/channels/media-part/messages/media-part' }] };
+  messages['media-part'] = { name: 'media-part', contentType: 'application/octet-stream', payload: { type: 'string', format: 'binary' } };
   for (const [kind, spec] of Object.entries(INBOUND_CHANNELS)) add(`cmd-${kind}`, spec, 'receive');
   return {
     asyncapi: '3.0.0',

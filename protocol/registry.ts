@@ -1,5 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, LocationBatch, Status } from './messages.js';
+import { Health } from './health.js';
+import { ChunkHeader, MediaManifest } from './media.js';
 import type { DeviceStream, InboundKind } from './topics.js';
 import { Validator } from './validate.js';
 
@@ -11,9 +13,13 @@ export interface ChannelSpec {
   readonly description: string;
 }
 
+/** Every JSON message schema, by name (the published JSON Schema files). */
+export const SCHEMAS = { Status, Health, ChunkHeader, MediaManifest, Location, LocationBatch, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;
+
 /** JSON schemas of the device streams that carry JSON (media parts are binary; see media.ts). */
 export const DEVICE_CHANNELS: Partial<Record<DeviceStream, ChannelSpec>> = {
   status: { address: 'status', schema: Status, retained: true, description: 'Retained birth and last will.' },
+  health: { address: 'health', schema: Health, description: 'Device heartbeat: battery, storage, temperature, clock, queues, module states.' },
   event: { address: 'event', schema: Event, description: 'Storage, link and fault events.' },
   location: { address: 'location', schema: Location, description: 'Positions, live and backfilled.' },
   alarm: { address: 'alarm', schema: Alarm, description: 'SOS alarms and their lifecycle.' },
@@ -28,6 +34,8 @@ export const INBOUND_CHANNELS: Record<InboundKind, ChannelSpec> = {
 /** Sub-channels below a stream that carry a different schema. */
 export const SUB_CHANNELS: Record<string, ChannelSpec> = {
   'location/batch': { address: 'location/batch', schema: LocationBatch, description: 'Backfilled locations, batched.' },
+  'media/chunk': { address: 'media/chunk', schema: ChunkHeader, description: 'Header of an evidence chunk: its signed chain link and part layout. Acknowledged by the ingest (cmd/ack) once the whole chunk is verified and stored.' },
+  'media/manifest': { address: 'media/manifest', schema: MediaManifest, description: 'Signed manifest closing a recording session: chunks, gaps, alarms. Acknowledged by the ingest.' },
 };
 
 const subValidators = new Map<string, Validator<TSchema>>();

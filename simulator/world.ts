@@ -21,6 +21,8 @@ export interface WorldOptions {
   /** Agent config overrides (deep-merged per top-level section). */
   agentConfig?: Record<string, Record<string, unknown> | string | number | boolean>;
   gpsIntervalMs?: number;
+  /** Walking speed of the simulated nurse (default 1.4 m/s). */
+  gpsSpeedMps?: number;
   /** Start the GPS feed automatically (default true). */
   autoFeed?: boolean;
   /** Where the agent's log lines go (default: <workDir>/agent.log). */
@@ -71,7 +73,7 @@ export class World {
     const ingest = new Ingest({ brokerUrl, storeDir, logger: o.logger });
     await ingest.start();
     const gps = await createPtyPair(join(workDir, 'gps-tty'));
-    const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000 });
+    const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000, speedMps: o.gpsSpeedMps });
     const gpio = new SysfsGpioTree({ root: join(workDir, 'sys-class-gpio') });
     const over = o.agentConfig ?? {};
     const section = (name: string, base: Record<string, unknown>) => ({ ...base, ...((over[name] as Record<string, unknown> | undefined) ?? {}) });

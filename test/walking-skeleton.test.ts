@@ -17,13 +17,15 @@ describe('walking skeleton: simulated GPS and button → agent → Mosquitto →
     return () => mosquitto.dispose();
   });
 
+  // Points 12 m apart: the policy ignores moves smaller than the fix's own accuracy (HDOP 0.92 × 5 m).
   it('stores every route point the receiver sent, and an SOS with the last fix', async () => {
     const world = cleanup.add(
-      await World.create({ logger, brokerUrl: mosquitto.url, autoFeed: false, agentConfig: { gps: { displacementM: 1, intervalS: 3600 } } }),
+      await World.create({ logger, brokerUrl: mosquitto.url, autoFeed: false, gpsSpeedMps: 12, agentConfig: { gps: { displacementM: 1, minIntervalS: 0, intervalS: 3600 } } }),
       (w) => w.close(),
     );
     await waitFor('agent birth', () => world.ingest.stats.accepted.status);
     await world.agent.waitForLine('sysfs watching button line');
+    await world.agent.waitForLine(/"state":"connected".*"msg":"gps link"/);
 
     const points = 8;
     for (let i = 0; i < points; i++) {

@@ -31,6 +31,7 @@ export const GpsConfig = Type.Object(
     requireChecksum: Opt(Type.Boolean({ default: true, description: 'reject sentences without a *hh checksum' })),
     intervalS: Opt(Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'report interval while moving' })),
     displacementM: Opt(Type.Number({ minimum: 0, default: 25, description: 'report early after moving this far' })),
+    minIntervalS: Opt(Type.Number({ minimum: 0, default: 5, description: 'displacement-triggered reports at least this far apart' })),
     stationaryIntervalS: Opt(Type.Number({ minimum: 1, default: 120, description: 'report interval while stationary' })),
     visitIntervalS: Opt(Type.Number({ minimum: 1, default: 10, description: 'report interval during a visit' })),
     sosBurstS: Opt(Type.Number({ minimum: 0, default: 60, description: '1 Hz reporting for this long after an SOS' })),
@@ -68,7 +69,7 @@ export const TransportConfig = Type.Object(
     bulkAdaptive: Opt(Type.Boolean({ default: true, description: 'adapt the bulk budget to acknowledgement delay (LEDBAT-style)' })),
     queueDelayTargetMs: Opt(Type.Integer({ minimum: 5, default: 25, description: 'queueing delay bulk traffic may add on the link' })),
     maxInFlightBytes: Opt(Type.Integer({ minimum: 16_384, default: 256 * 1024, description: 'unacknowledged bulk bytes at most' })),
-    partBytes: Opt(Type.Integer({ minimum: 4096, maximum: 131_072, default: 32 * 1024, description: 'media part size (MQTT message size limit 128 KiB)' })),
+    partBytes: Opt(Type.Integer({ minimum: 4096, maximum: 131_072, default: 16 * 1024, description: 'media part size (MQTT message size limit 128 KiB)' })),
     backfillBatch: Opt(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'locations per backfill message' })),
   },
   { additionalProperties: false, default: {} },
@@ -84,6 +85,29 @@ export const HealthConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const MediaConfig = Type.Object(
+  {
+    enabled: Opt(Type.Boolean({ default: false, description: 'capture evidence with ffmpeg' })),
+    profile: Opt(Type.Union([Type.Literal('usb'), Type.Literal('csi'), Type.Literal('audio'), Type.Literal('sim')], { default: 'usb' })),
+    ffmpegPath: Opt(Type.String({ description: 'ffmpeg binary (default: FFMPEG_PATH, PATH, then the npm package)' })),
+    videoDevice: Opt(Type.String({ default: '/dev/video0' })),
+    audioDevice: Opt(Type.String({ default: 'default', description: 'ALSA device' })),
+    audio: Opt(Type.Boolean({ default: true, description: 'record audio with video (also in the pre-event buffer)' })),
+    width: Opt(Type.Integer({ minimum: 160, maximum: 3840, default: 1280 })),
+    height: Opt(Type.Integer({ minimum: 120, maximum: 2160, default: 720 })),
+    fps: Opt(Type.Integer({ minimum: 1, maximum: 60, default: 15 })),
+    videoKbps: Opt(Type.Integer({ minimum: 50, maximum: 20_000, default: 1500 })),
+    audioKbps: Opt(Type.Integer({ minimum: 16, maximum: 320, default: 64 })),
+    chunkS: Opt(Type.Number({ minimum: 1, maximum: 300, default: 10, description: 'chunk length' })),
+    mode: Opt(Type.Union([Type.Literal('off'), Type.Literal('buffering')], { default: 'buffering', description: 'what the recorder does outside visits and alarms' })),
+    bufferS: Opt(Type.Number({ minimum: 0, maximum: 600, default: 30, description: 'pre-event buffer kept while buffering' })),
+    postEventS: Opt(Type.Number({ minimum: 0, maximum: 3600, default: 60, description: 'recording after an SOS' })),
+    quotaBytes: Opt(Type.Integer({ minimum: 1_048_576, default: 2 * 1024 * 1024 * 1024, description: 'disk for chunks; unuploaded evidence is never deleted' })),
+    retainAckedS: Opt(Type.Number({ minimum: 0, default: 0, description: 'keep acknowledged chunks this long (0: delete at once)' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AgentConfig = Type.Object(
   {
     deviceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'this device; also its topic prefix' }),
@@ -94,6 +118,7 @@ export const AgentConfig = Type.Object(
     button: Opt(ButtonConfig),
     transport: Opt(TransportConfig),
     health: Opt(HealthConfig),
+    media: Opt(MediaConfig),
   },
   { additionalProperties: false },
 );
@@ -101,7 +126,8 @@ export const AgentConfig = Type.Object(
 type DeepRequired<T> = T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
 export type AgentConfigInput = Static<typeof AgentConfig>;
 /** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
-export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button'> & {
+export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media'> & {
+  media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
   mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
     Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
   button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;

@@ -1,64 +1,92 @@
 import { EventEmitter } from 'node:events';
-import { ReadlineParser } from '@serialport/parser-readline';
 import type { Fix as WireFix } from '../../protocol/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import type { MessageClock } from '../transport/envelope.js';
+import { isClockSynchronized } from './clock-sync.js';
 import { FixAssembler } from './fix-assembler.js';
 import type { Fix } from './fix.js';
+import { Geofences, type Fence, type GeofenceEvent } from './geofence.js';
+import { decideTimestamp } from './gps-time.js';
+import { LineSplitter } from './line-splitter.js';
 import { parseSentence } from './nmea-parser.js';
+import { ReportPolicy, type LocationReport, type ReportReason } from './report-policy.js';
 import { SerialLink, type LinkState } from './serial-link.js';
 
 type GpsConfig = Config['gps'];
-export type ReportReason = 'interval' | 'moved' | 'burst' | 'locate' | 'stale' | 'visit';
+type ValidFix = Fix & { lat: number; lon: number; time: number };
 
 /** Receivers end an epoch with a pause before the next second's burst; flushing on that pause saves a second of latency. */
 const EPOCH_IDLE_MS = 200;
 
-/** The wire form of a fix (protocol Fix), with age when it is the last known one. */
-export function toWireFix(f: Fix & { lat: number; lon: number; time: number }, now: number, stale = false): WireFix {
+/** The wire form of a fix (protocol Fix), with its age when it is the last known one. */
+export function toWireFix(f: ValidFix, stale = false, ageMs = 0): WireFix {
   const w: WireFix = { lat: f.lat, lon: f.lon, time: f.time, fixType: f.fixType };
   if (f.altitudeM !== undefined) w.altM = f.altitudeM;
   if (f.speedMps !== undefined) w.speedMps = f.speedMps;
-  if (f.courseDeg !== undefined) w.courseDeg = f.courseDeg;
+  if (f.courseDeg !== undefined) w.courseDeg = Math.min(360, Math.max(0, f.courseDeg));
   if (f.accuracyM !== undefined) w.accuracyM = f.accuracyM;
   if (f.hdop !== undefined) w.hdop = f.hdop;
   if (f.satsUsed !== undefined) w.satsUsed = f.satsUsed;
   if (stale) {
     w.stale = true;
-    w.ageMs = Math.max(0, now - f.time);
+    w.ageMs = Math.max(0, Math.round(ageMs));
   }
   return w;
 }
 
+function isValid(f: Fix): f is ValidFix {
+  return f.valid && f.lat !== undefined && f.lon !== undefined && f.time !== undefined;
+}
+
+function policyOptions(c: GpsConfig) {
+  return {
+    intervalMs: c.intervalS * 1000,
+    displacementM: c.displacementM,
+    minIntervalMs: c.minIntervalS * 1000,
+    stationaryIntervalMs: c.stationaryIntervalS * 1000,
+    visitIntervalMs: c.visitIntervalS * 1000,
+    burstDurationMs: c.sosBurstS * 1000,
+  };
+}
+
 /**
- * GPS receiver → fixes → reports. Owns the serial link, the parser, the epoch
- * assembler and the reporting policy. Emits 'report' (WireFix, reason),
- * 'fix' (Fix), 'link' (LinkState, detail).
+ * GPS receiver → fixes → reports. Owns the serial link, the bounded line
+ * splitter, the parser, the epoch assembler, the reporting policy, the
+ * geofences and GPS time. Emits 'report' (WireFix, ReportReason), 'fix'
+ * (Fix), 'link' (LinkState, detail), 'geofence' (GeofenceEvent), 'skew' (ms).
  */
 export class GpsService extends EventEmitter {
   #config: GpsConfig;
   readonly #log: Logger;
   readonly #assembler = new FixAssembler();
+  #policy: ReportPolicy;
+  readonly geofences = new Geofences();
   #link: SerialLink | undefined;
-  #last: (Fix & { lat: number; lon: number; time: number }) | undefined;
+  #last: ValidFix | undefined;
+  #lastAt = 0;
   #idle: NodeJS.Timeout | undefined;
-  #lastReportAt = 0;
-  #lastReported: { lat: number; lon: number } | undefined;
-  #burstUntil = 0;
-  readonly counts = { sentences: 0, rejected: 0, fixes: 0 };
+  #tick: NodeJS.Timeout | undefined;
+  #clockSynced = true;
+  #clockPoll: NodeJS.Timeout | undefined;
+  #skewMs: number | undefined;
+  readonly #clockSyncFile: string;
+  readonly counts = { lines: 0, rejected: 0, fixes: 0, discarded: 0 };
 
-  constructor(config: GpsConfig, logger: Logger) {
+  constructor(config: GpsConfig, logger: Logger, clockSyncFile: string) {
     super();
     this.#config = config;
     this.#log = logger;
+    this.#clockSyncFile = clockSyncFile;
+    this.#policy = new ReportPolicy({ now: () => Date.now() }, policyOptions(config));
   }
 
   start(): void {
     const link = new SerialLink({
       path: this.#config.path,
       baudRate: this.#config.baudRate,
-      splitter: () => new ReadlineParser({ delimiter: '\n' }),
-      isValidLine: (l) => parseSentence(l.trim()).ok,
+      splitter: () => new LineSplitter(),
+      isValidLine: (l) => parseSentence(l).ok,
       logger: this.#log,
     });
     link.on('line', (line: string) => this.#onLine(line));
@@ -68,16 +96,46 @@ export class GpsService extends EventEmitter {
     });
     this.#link = link;
     link.start();
+    const pollClock = async () => {
+      this.#clockSynced = await isClockSynchronized(this.#clockSyncFile);
+    };
+    void pollClock();
+    this.#clockPoll = setInterval(() => void pollClock(), 10_000);
+    this.#clockPoll.unref();
+    this.#arm();
+  }
+
+  get linkState(): LinkState | undefined {
+    return this.#link?.state;
   }
 
   applyConfig(config: GpsConfig): void {
     this.#config = config;
+    this.#policy = new ReportPolicy({ now: () => Date.now() }, policyOptions(config));
+    this.#arm();
   }
 
-  #onLine(raw: string): void {
-    const line = raw.trim();
-    if (line === '') return;
-    this.counts.sentences++;
+  /**
+   * The clock for message timestamps: the system clock once synchronized;
+   * before that (a Pi has no RTC) the time of the latest valid fix, advanced
+   * by the monotonic time since it arrived, and marked as GPS time.
+   */
+  readonly messageClock: MessageClock = {
+    now: () => {
+      const now = Date.now();
+      if (this.#clockSynced || this.#last === undefined) return { ts: now, clock: this.#clockSynced ? 'system' : 'unsynced' };
+      const d = decideTimestamp({ fixTimeMs: this.#last.time + (now - this.#lastAt), fixValid: true, systemMs: now, systemSynchronized: false });
+      return { ts: d.ts, clock: d.source === 'gps' ? 'gps' : 'unsynced' };
+    },
+  };
+
+  /** System clock minus GPS time at the last fix (positive: system ahead). */
+  get skewMs(): number | undefined {
+    return this.#skewMs;
+  }
+
+  #onLine(line: string): void {
+    this.counts.lines++;
     const r = parseSentence(line, { requireChecksum: this.#config.requireChecksum });
     if (!r.ok) {
       this.counts.rejected++;
@@ -95,51 +153,68 @@ export class GpsService extends EventEmitter {
   #onFix(f: Fix): void {
     this.counts.fixes++;
     this.emit('fix', f);
-    const now = Date.now();
-    if (f.valid && f.lat !== undefined && f.lon !== undefined && f.time !== undefined) {
-      const fix = f as Fix & { lat: number; lon: number; time: number };
-      this.#last = fix;
-      const reason = this.#decide(fix, now);
-      if (reason) this.#report(toWireFix(fix, now), reason, now);
-    } else if (this.#last && now - this.#lastReportAt >= this.#config.intervalS * 1000) {
-      this.#report(toWireFix(this.#last, now, true), 'stale', now);
+    if (isValid(f)) {
+      this.#last = f;
+      this.#lastAt = Date.now();
+      this.#skewMs = decideTimestamp({ fixTimeMs: f.time, fixValid: true, systemMs: this.#lastAt, systemSynchronized: this.#clockSynced }).skewMs;
+      for (const e of this.geofences.update(f)) this.emit('geofence', e);
     }
+    this.#emitReport(this.#policy.offer(f));
   }
 
-  #decide(fix: { lat: number; lon: number }, now: number): ReportReason | undefined {
-    if (now < this.#burstUntil && now - this.#lastReportAt >= 900) return 'burst';
-    if (this.#lastReported === undefined) return 'interval';
-    if (distanceM(this.#lastReported, fix) >= this.#config.displacementM) return 'moved';
-    if (now - this.#lastReportAt >= this.#config.intervalS * 1000) return 'interval';
-    return undefined;
+  #emitReport(r: LocationReport | undefined): void {
+    if (r !== undefined && isValid(r.fix)) this.emit('report', toWireFix(r.fix, r.stale, r.ageMs), r.reason);
+    this.#arm();
   }
 
-  #report(fix: WireFix, reason: ReportReason, now: number): void {
-    this.#lastReportAt = now;
-    if (!fix.stale) this.#lastReported = { lat: fix.lat, lon: fix.lon };
-    this.emit('report', fix, reason);
+  /** Re-arms the time-driven check (stale reports, intervals without new fixes). */
+  #arm(): void {
+    if (this.#tick) clearTimeout(this.#tick);
+    if (this.#link === undefined) return;
+    this.#tick = setTimeout(() => this.#emitReport(this.#policy.tick()), Math.max(50, this.#policy.nextDueInMs()));
+    this.#tick.unref();
   }
 
   /** The last valid fix with its age, or undefined if there never was one. */
   lastFix(): WireFix | undefined {
-    return this.#last ? toWireFix(this.#last, Date.now(), true) : undefined;
+    return this.#last ? toWireFix(this.#last, true, Date.now() - this.#lastAt) : undefined;
   }
 
   /** 1 Hz reporting for the configured time after an SOS. */
   sosBurst(): void {
-    this.#burstUntil = Date.now() + this.#config.sosBurstS * 1000;
+    this.#policy.sosBurst();
+    this.#emitReport(this.#policy.tick());
+  }
+
+  /** Publishes a report now (the `locate` command). */
+  locateNow(): boolean {
+    if (this.#last === undefined) return false;
+    this.#policy.locateNow();
+    this.#emitReport(this.#policy.tick());
+    return true;
+  }
+
+  setVisit(active: boolean): void {
+    this.#policy.setVisit(active);
+    this.#arm();
+  }
+
+  setGeofence(fence: Fence): void {
+    this.geofences.set(fence);
+  }
+
+  clearGeofence(id?: string): void {
+    this.geofences.clear(id);
   }
 
   async stop(): Promise<void> {
     if (this.#idle) clearTimeout(this.#idle);
-    await this.#link?.stop();
+    if (this.#tick) clearTimeout(this.#tick);
+    if (this.#clockPoll) clearInterval(this.#clockPoll);
+    const link = this.#link;
+    this.#link = undefined;
+    await link?.stop();
   }
 }
 
-function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6_371_000 * Math.asin(Math.sqrt(h));
-}
+export type { ReportReason, GeofenceEvent };

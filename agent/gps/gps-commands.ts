@@ -1,0 +1,25 @@
+import type { CommandRegistry } from '../commands/command-registry.js';
+import type { GpsService } from './gps-service.js';
+
+function num(args: Record<string, unknown>, key: string, min: number, max: number): number {
+  const v = args[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`args.${key} must be a number in [${min}, ${max}]`);
+  return v;
+}
+
+/** geofence.set / geofence.clear: a patient's home as a circle, set per visit. */
+export function registerGpsCommands(reg: CommandRegistry, gps: GpsService): void {
+  reg.register('geofence.set', (args) => {
+    const id = args.id;
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error('args.id must be 1-64 of [A-Za-z0-9_-]');
+    const fence = { id, lat: num(args, 'lat', -90, 90), lon: num(args, 'lon', -180, 180), radiusM: num(args, 'radiusM', 5, 100_000) };
+    gps.setGeofence(fence);
+    return { result: fence };
+  });
+  reg.register('geofence.clear', (args) => {
+    const id = args.id;
+    if (id !== undefined && typeof id !== 'string') throw new Error('args.id must be a string when given');
+    gps.clearGeofence(id);
+    return { result: { cleared: id ?? 'all' } };
+  });
+}

@@ -1,0 +1,126 @@
+import { Duplex } from 'node:stream';
+
+/**
+ * Wraps a socket so that what is written to it leaves at a set rate, in small
+ * slices. mqtt.js writes a whole PUBLISH at once; without this, a 32 KiB part
+ * would land in the kernel and then in the modem's FIFO in one go. With it,
+ * the FIFO receives bulk bytes no faster than the rate controller allows.
+ *
+ * `onFlushed(offset)` is how the pump learns when the last byte of a part has
+ * been handed to the socket (offsets count every byte ever written).
+ */
+export class PacedStream extends Duplex {
+  readonly #socket: Duplex;
+  #rate: number;
+  readonly #sliceBytes: number;
+  #queue: Buffer[] = [];
+  #queued = 0;
+  #tokens = 0;
+  #lastRefill = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  #pendingCallback: (() => void) | undefined;
+  accepted = 0;
+  flushed = 0;
+  readonly #highWater: number;
+  onFlushed: ((offset: number, at: number) => void) | undefined;
+
+  constructor(socket: Duplex, rateBps: number, sliceBytes = 4096, highWater = 64 * 1024) {
+    super();
+    this.#socket = socket;
+    this.#rate = rateBps;
+    this.#sliceBytes = sliceBytes;
+    this.#highWater = highWater;
+    socket.on('data', (d: Buffer) => {
+      if (!this.push(d)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (e) => this.destroy(e));
+    socket.on('close', () => this.destroy());
+    socket.on('connect', () => this.emit('connect'));
+    socket.on('secureConnect', () => this.emit('secureConnect'));
+  }
+
+  setRate(bps: number): void {
+    this.#rate = bps;
+  }
+
+  /** Bytes accepted from the writer but not yet passed to the socket. */
+  get backlog(): number {
+    return this.#queued;
+  }
+
+  override _read(): void {
+    this.#socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#queue.push(chunk);
+    this.#queued += chunk.length;
+    this.accepted += chunk.length;
+    this.#drain();
+    // Backpressure on the writer once a few slices are waiting, so memory stays bounded.
+    if (this.#queued > this.#highWater) this.#pendingCallback = () => callback();
+    else callback();
+  }
+
+  #drain(): void {
+    if (this.#timer !== undefined) return;
+    const now = performance.now();
+    this.#tokens = Math.min(this.#sliceBytes, this.#tokens + ((now - this.#lastRefill) / 1000) * this.#rate);
+    this.#lastRefill = now;
+    while (this.#queued > 0 && this.#tokens >= Math.min(this.#sliceBytes, this.#queued)) {
+      const want = Math.min(this.#sliceBytes, this.#queued);
+      const slice = this.#take(want);
+      this.#tokens -= slice.length;
+      this.#socket.write(slice);
+      this.flushed += slice.length;
+      this.onFlushed?.(this.flushed, Date.now());
+    }
+    if (this.#queued <= this.#highWater && this.#pendingCallback) {
+      const cb = this.#pendingCallback;
+      this.#pendingCallback = undefined;
+      cb();
+    }
+    if (this.#queued > 0) {
+      const need = Math.min(this.#sliceBytes, this.#queued) - this.#tokens;
+      const waitMs = Math.max(1, (need / this.#rate) * 1000);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#drain();
+      }, waitMs);
+    }
+  }
+
+  #take(n: number): Buffer {
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const head = this.#queue[0];
+      if (head.length <= left) {
+        parts.push(head);
+        this.#queue.shift();
+        left -= head.length;
+      } else {
+        parts.push(head.subarray(0, left));
+        this.#queue[0] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.#queued -= n;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.#socket.end();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#socket.destroy();
+    callback(err);
+  }
+}
