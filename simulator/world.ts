@@ -6,6 +6,7 @@ import { Ingest } from '../ingest/index.js';
 import { AgentProcess } from './agent-process.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
 import { SysfsGpioTree } from './gpio/sysfs-tree.js';
+import { createGpiodToolsStandIn, type GpiodLineController } from './gpio/gpiod-tools.js';
 import { GpsFeed } from './gps/gps-feed.js';
 import { createPtyPair, type PtyPair } from './serial/pty-pair.js';
 
@@ -25,6 +26,8 @@ export interface WorldOptions {
   gpsSpeedMps?: number;
   /** Start the GPS feed automatically (default true). */
   autoFeed?: boolean;
+  /** Which GPIO stand-in the agent's button backend talks to (default sysfs). */
+  buttonBackend?: 'sysfs' | 'gpiod-v1' | 'gpiod-v2';
   /** Where the agent's log lines go (default: <workDir>/agent.log). */
   agentLog?: string;
 }
@@ -44,13 +47,16 @@ export class World {
   readonly gps: PtyPair;
   readonly feed: GpsFeed;
   readonly gpio: SysfsGpioTree;
+  /** The libgpiod tools stand-in, when the button backend is gpiod. */
+  readonly gpiod: GpiodLineController | undefined;
   agent!: AgentProcess;
   readonly #broker: EmbeddedBroker | undefined;
   readonly agentConfig: Record<string, unknown>;
 
   private constructor(init: {
-    workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
+    workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; gpiod?: GpiodLineController; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
   }) {
+    this.gpiod = init.gpiod;
     this.workDir = init.workDir;
     this.storeDir = init.storeDir;
     this.brokerUrl = init.brokerUrl;
@@ -75,6 +81,11 @@ export class World {
     const gps = await createPtyPair(join(workDir, 'gps-tty'));
     const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000, speedMps: o.gpsSpeedMps });
     const gpio = new SysfsGpioTree({ root: join(workDir, 'sys-class-gpio') });
+    const backend = o.buttonBackend ?? 'sysfs';
+    const gpiod = backend === 'sysfs' ? undefined : await createGpiodToolsStandIn({ version: backend === 'gpiod-v1' ? 1 : 2, dir: join(workDir, 'gpiod') });
+    const buttonBase = gpiod === undefined
+      ? { backend: 'sysfs', sysfsRoot: gpio.root, chip: 'gpiochip0', line: 17, resendS: 5 }
+      : { backend: 'gpiod', toolsDir: gpiod.toolsDir, chip: gpiod.chip, line: 'GPIO17', resendS: 5 };
     const over = o.agentConfig ?? {};
     const section = (name: string, base: Record<string, unknown>) => ({ ...base, ...((over[name] as Record<string, unknown> | undefined) ?? {}) });
     const agentConfig: Record<string, unknown> = {
@@ -83,11 +94,11 @@ export class World {
       dataDir: join(workDir, 'agent-data'),
       mqtt: section('mqtt', { url: brokerUrl, backoffMinMs: 200, backoffMaxMs: 2000 }),
       gps: section('gps', { path: gps.devicePath, baudRate: 9600, intervalS: 5, displacementM: 5 }),
-      button: section('button', { backend: 'sysfs', sysfsRoot: gpio.root, chip: 'gpiochip0', line: 17, resendS: 5 }),
+      button: section('button', buttonBase),
       transport: section('transport', {}),
       health: section('health', {}),
     };
-    const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, broker, agentConfig });
+    const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, gpiod, broker, agentConfig });
     world.agent = await AgentProcess.start(agentConfig, workDir, o.agentLog ?? join(workDir, 'agent.log'));
     if (o.autoFeed !== false) feed.start();
     return world;
@@ -95,7 +106,7 @@ export class World {
 
   /** Holds the alarm button long enough for an SOS. */
   async pressSos(holdMs = 2000): Promise<void> {
-    await this.gpio.hold(holdMs);
+    await (this.gpiod ?? this.gpio).hold(holdMs);
   }
 
   /** Stops everything in reverse order; the agent gets SIGTERM (graceful). */
@@ -104,6 +115,7 @@ export class World {
     await this.agent.stop();
     await this.gps.close();
     this.gpio.close();
+    await this.gpiod?.close();
     await this.ingest.stop();
     await this.#broker?.close();
   }
