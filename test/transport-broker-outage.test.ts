@@ -36,7 +36,8 @@ describe('transport across a broker outage', () => {
 
   it('delivers every location, the SOS before the backlog, and the backlog as backfill batches', async () => {
     const world = cleanup.add(
-      await World.create({ logger, brokerUrl: mosquitto.url, gpsIntervalMs: 200, agentConfig: { gps: { displacementM: 0, intervalS: 1 } } }),
+      // 6 m per 200 ms epoch, past the fix's own accuracy (4.6 m): every fix is a report.
+      await World.create({ logger, brokerUrl: mosquitto.url, gpsIntervalMs: 200, gpsSpeedMps: 30, agentConfig: { gps: { displacementM: 1, minIntervalS: 0, intervalS: 1 } } }),
       (w) => w.close(),
     );
     const receipts: Array<{ stream: string; id: string }> = [];

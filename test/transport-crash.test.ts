@@ -1,5 +1,5 @@
 // Crash safety of the durable transport: the agent publishes continuously
-// (a GPS epoch every 100 ms, every fix reported) and is killed with SIGKILL
+// (a GPS epoch every 100 ms, every fix reported: the simulated wearer moves 6 m per epoch) and is killed with SIGKILL
 // 20 times at random moments, restarted each time on the same data dir.
 //
 // What is provable, and asserted:
@@ -80,8 +80,9 @@ describe('transport under kill -9', () => {
     const link = cleanup.add(await LinkProxy.start({ host: '127.0.0.1', port: mosquitto.port }, { latencyMs: 60 }), (l) => l.close());
     const world = cleanup.add(
       await World.create({
-        logger, brokerUrl: mosquitto.url, gpsIntervalMs: 100,
-        agentConfig: { gps: { displacementM: 0, intervalS: 1 }, mqtt: { url: link.url } },
+        // 6 m per 100 ms epoch, past the fix's own accuracy (4.6 m): every fix is a report.
+        logger, brokerUrl: mosquitto.url, gpsIntervalMs: 100, gpsSpeedMps: 60,
+        agentConfig: { gps: { displacementM: 1, minIntervalS: 0, intervalS: 1 }, mqtt: { url: link.url } },
       }),
       (w) => w.close(),
     );
