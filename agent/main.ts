@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AlarmService } from './alarm/alarm-service.js';
@@ -14,12 +14,10 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Envelope } from './transport/envelope.js';
 import { Outbox } from './transport/outbox.js';
 import { Transport } from './transport/transport.js';
+import { sessionFromConfig } from './transport/session-config.js';
+import { setupMedia, type MediaHandle } from './media/media-setup.js';
 
 export const AGENT_VERSION = '0.1.0';
-
-async function readOptional(path: string | undefined): Promise<Buffer | undefined> {
-  return path === undefined ? undefined : readFile(path);
-}
 
 /** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<number> {
@@ -58,25 +56,14 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const outbox = Outbox.open(join(config.dataDir, 'outbox.db'), { capacityBytes: config.transport.outboxCapacityBytes, thinKeepEvery: config.transport.thinKeepEvery });
   const envelope = new Envelope(config.deviceId);
-  const m = config.mqtt;
+  const session = await sessionFromConfig(config);
   const transport = new Transport({
     envelope,
     outbox,
     logger,
     agentVersion: AGENT_VERSION,
     backfillBatch: config.transport.backfillBatch,
-    session: {
-      url: m.url,
-      protocolVersion: m.protocolVersion,
-      username: m.username,
-      password: m.passwordFile ? (await readFile(m.passwordFile, 'utf8')).trim() : undefined,
-      ca: await readOptional(m.caFile),
-      cert: await readOptional(m.certFile),
-      key: await readOptional(m.keyFile),
-      keepaliveS: m.keepaliveS,
-      backoffMinMs: m.backoffMinMs,
-      backoffMaxMs: m.backoffMaxMs,
-    },
+    session,
   });
   logger.info({ deviceId: config.deviceId, bootId: envelope.bootId, dataDir: config.dataDir }, 'agent starting');
 
@@ -139,10 +126,31 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   });
 
   const stops: Array<() => Promise<void> | void> = [];
+  let media: MediaHandle | undefined;
+  if (config.media.enabled) {
+    try {
+      media = await setupMedia({
+        config, logger, envelope, outbox, transport, commands, session,
+        position: () => gps.lastFix(),
+        onVisit: (v) => {
+          gps.setVisit(v.active);
+          if (v.active && v.geofence && v.visitId) gps.setGeofence({ id: v.visitId, ...v.geofence });
+          if (!v.active) gps.clearGeofence();
+        },
+      });
+      const handle = media;
+      health.registerState('recorder', () => ({ state: handle.recorderState(), pendingChunks: handle.uploader.pendingChunks, pendingBytes: handle.uploader.pendingBytes }));
+      stops.push(() => handle.stop());
+    } catch (err) {
+      // No camera, no ffmpeg, a bad key file: evidence is unavailable, but GPS and the alarm must keep working.
+      logger.error({ err: (err as Error).message }, 'media capture unavailable');
+      void transport.send('status', 'event', { kind: 'recorder.fault', severity: 'critical', message: `evidence capture unavailable: ${(err as Error).message}` });
+    }
+  }
   if (config.button.enabled) {
     const b = config.button;
     const sos = new SosMachine(realScheduler, new FileSosStore(join(config.dataDir, 'sos-state.json')), { resendIntervalMs: b.resendS * 1000 });
-    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => health.batteryPct(), onRaise: [() => gps.sosBurst()] });
+    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => health.batteryPct(), onRaise: [() => gps.sosBurst(), (alarmId) => media?.onSos(alarmId)] });
     const lineConfig = { backend: b.backend, chip: b.chip, line: b.line, activeLow: b.activeLow, bias: b.bias, pollMs: b.pollMs, sysfsRoot: b.sysfsRoot, toolsDir: b.toolsDir };
     const line: InputLine = openInputLine(lineConfig, realScheduler, logger);
     const pipeline = new PressPipeline(line, realScheduler, {
@@ -191,9 +199,17 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   logger.info('agent ready');
   return {
     async stop() {
-      for (const s of stops.reverse()) await s();
       await gps.stop();
+      // Button first (no new alarms), then media (closes the session: last chunk, manifest).
+      for (const s of stops.reverse()) await s();
+      // While the link is up, give queued messages and the last chunks a few seconds to
+      // reach the platform; whatever does not is durable and goes out after the restart.
+      const deadline = Date.now() + config.transport.shutdownDrainS * 1000;
+      while (Date.now() < deadline && transport.session.connected && (outbox.totalBytes > 0 || (media?.uploader.pendingChunks ?? 0) > 0)) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await health.stop();
+      await media?.close();
       await transport.stop();
       commands.close();
       outbox.close();

@@ -13,6 +13,7 @@ import {
   type LocationBatch,
 } from '../protocol/index.js';
 import type { Logger } from '../agent/log/logger.js';
+import { MediaHandler } from './media-handler.js';
 import { NdjsonStore } from './ndjson-store.js';
 
 export interface IngestOptions {
@@ -34,6 +35,8 @@ export interface IngestOptions {
   cert?: Buffer;
   key?: Buffer;
   protocolVersion?: 4 | 5;
+  /** Receive evidence (media/chunk, media/part, media/manifest); default true. Keys: <storeDir>/keys/<deviceId>.pem. */
+  media?: boolean;
 }
 
 export interface IngestStats {
@@ -46,6 +49,7 @@ export interface IngestStats {
 
 /** What the ingest subscribes to: every device stream, never the cmd/ subtree it writes itself. */
 const STREAM_FILTERS = ['status', 'health', 'event', 'location', 'location/batch', 'alarm', 'result'];
+const MEDIA_FILTERS = ['media/chunk', 'media/part', 'media/manifest'];
 
 /**
  * The platform side: subscribes to all devices, validates every message,
@@ -56,6 +60,7 @@ const STREAM_FILTERS = ['status', 'health', 'event', 'location', 'location/batch
 export class Ingest extends EventEmitter {
   readonly #o: IngestOptions;
   readonly store: NdjsonStore;
+  readonly media: MediaHandler | undefined;
   #client: MqttClient | undefined;
   readonly #bootId = randomBytes(9).toString('base64url');
   #seq = 0;
@@ -68,6 +73,7 @@ export class Ingest extends EventEmitter {
     super();
     this.#o = o;
     this.store = new NdjsonStore(o.storeDir);
+    this.media = o.media === false ? undefined : new MediaHandler(o.storeDir, o.logger);
   }
 
   /** Connects and subscribes; resolves once subscriptions are granted. */
@@ -102,8 +108,18 @@ export class Ingest extends EventEmitter {
     // and 5 alike), so a message is acknowledged to the broker only once stored.
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback();
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const t = parseTopic(packet.topic);
+      if (t.ok && t.direction === 'device' && t.stream === 'media' && this.media !== undefined) {
+        // Evidence is written (fsync, rename) before the PUBACK, and acknowledged to the device once verified.
+        this.#handleMedia(packet.topic, t.deviceId, t.sub, payload).then(() => callback(), (err: Error) => {
+          o.logger.error({ err: err.message, topic: packet.topic }, 'ingest could not store evidence');
+          callback(err);
+        });
+        return;
+      }
       try {
-        this.#handle(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        this.#handle(packet.topic, payload);
       } catch (err) {
         // Storage failure (disk full, EIO): no PUBACK, the broker keeps the message for redelivery.
         o.logger.error({ err: (err as Error).message, topic: packet.topic }, 'ingest could not store message');
@@ -116,7 +132,7 @@ export class Ingest extends EventEmitter {
       client.once('error', reject);
     });
     const prefix = o.shareGroup && client.options.protocolVersion === 5 ? `$share/${o.shareGroup}/` : '';
-    const filters = STREAM_FILTERS.map((s) => `${prefix}${TOPIC_ROOT}/v${PROTOCOL_VERSION}/+/${s}`);
+    const filters = [...STREAM_FILTERS, ...(this.media ? MEDIA_FILTERS : [])].map((s) => `${prefix}${TOPIC_ROOT}/v${PROTOCOL_VERSION}/+/${s}`);
     await client.subscribeAsync(filters, { qos: 1 });
     // A broker that lost our session (no persistence, expiry) has lost the subscriptions too.
     client.on('connect', (connack) => {
@@ -155,6 +171,18 @@ export class Ingest extends EventEmitter {
       return this.#reject(topic, 'device-mismatch', `payload deviceId "${msg.deviceId}" differs from topic device "${t.deviceId}"`, payload);
     }
     this.#accept(topic, t.deviceId, t.stream, msg, t.stream === 'alarm');
+  }
+
+  async #handleMedia(topic: string, deviceId: string, sub: string | undefined, payload: Buffer): Promise<void> {
+    const r = await this.media!.handle(deviceId, sub, payload);
+    this.#devices.add(deviceId);
+    for (const reason of r.rejected) this.#reject(topic, 'evidence', reason, sub === 'part' ? Buffer.alloc(0) : payload);
+    if (r.stored > 0) {
+      this.#stats.accepted.media = (this.#stats.accepted.media ?? 0) + r.stored;
+      this.emit('stored', deviceId, 'media', { sub, acks: r.acks });
+    }
+    // Not awaited: its PUBACK arrives on this connection, whose packets wait until this one is handled.
+    if (r.acks.length > 0) void this.ack(deviceId, r.acks).catch((err: Error) => this.#o.logger.warn({ err: err.message, deviceId }, 'ack not sent; the device will resend'));
   }
 
   #handleBatch(topic: string, deviceId: string, payload: Buffer): void {

@@ -3,7 +3,7 @@ import { createLogger } from '../agent/log/logger.js';
 import { readStream } from '../ingest/index.js';
 import { World } from './world.js';
 
-const HELP = `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS]
+const HELP = `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS] [--no-media]
 Runs broker (embedded unless --broker), ingest, a simulated GPS on a pty, a GPIO
 button and the agent; presses SOS once; an operator acknowledges it. Prints a live
 status line and, last, one line of JSON with what the ingest stored.`;
@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
         device: { type: 'string', default: 'sim-001' },
         'sos-at': { type: 'string' },
         'ack-after': { type: 'string', default: '3' },
+        'no-media': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const ackAfterMs = Number(values['ack-after']) * 1000;
   const logger = createLogger('sim', { level: process.env.NREC_LOG_LEVEL ?? 'warn' });
 
-  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device });
+  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media: !values['no-media'] });
   process.stderr.write(`nrec sim: broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log\n`);
   const alarms = new Map<string, string>();
   world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string }) => {
@@ -58,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const status = () => {
     const s = world.ingest.stats;
-    const line = `[sim ${Math.round((Date.now() - started) / 1000)}s] gps sent ${world.feed.sent.length} | locations ${s.accepted.location ?? 0} | alarms ${alarms.size} ${[...alarms.values()].join(',')} | events ${s.accepted.event ?? 0} | rejected ${s.rejected}`;
+    const line = `[sim ${Math.round((Date.now() - started) / 1000)}s] gps sent ${world.feed.sent.length} | locations ${s.accepted.location ?? 0} | alarms ${alarms.size} ${[...alarms.values()].join(',')} | evidence ${s.accepted.media ?? 0} | events ${s.accepted.event ?? 0} | rejected ${s.rejected}`;
     process.stderr.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
   };
   const ticker = setInterval(status, tty ? 1000 : 5000);
@@ -80,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   await world.close();
   const s = world.ingest.stats;
   const locations = readStream(world.storeDir, world.deviceId, 'location').length;
-  const summary = { devices: s.devices, locations, alarms: alarms.size, alarmStates: Object.fromEntries(alarms), events: s.accepted.event ?? 0, rejected: s.rejected, store: world.storeDir };
+  const summary = { devices: s.devices, locations, alarms: alarms.size, alarmStates: Object.fromEntries(alarms), evidence: s.accepted.media ?? 0, events: s.accepted.event ?? 0, rejected: s.rejected, store: world.storeDir };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
 }

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../agent/log/logger.js';
@@ -28,6 +29,8 @@ export interface WorldOptions {
   autoFeed?: boolean;
   /** Which GPIO stand-in the agent's button backend talks to (default sysfs). */
   buttonBackend?: 'sysfs' | 'gpiod-v1' | 'gpiod-v2';
+  /** Record evidence with the simulator's camera (lavfi test picture and tone). */
+  media?: boolean;
   /** Where the agent's log lines go (default: <workDir>/agent.log). */
   agentLog?: string;
 }
@@ -87,16 +90,19 @@ export class World {
       ? { backend: 'sysfs', sysfsRoot: gpio.root, chip: 'gpiochip0', line: 17, resendS: 5 }
       : { backend: 'gpiod', toolsDir: gpiod.toolsDir, chip: gpiod.chip, line: 'GPIO17', resendS: 5 };
     const over = o.agentConfig ?? {};
+    const dataDir = join(workDir, 'agent-data');
+    await provisionDeviceKey(deviceId, join(dataDir, 'keys'), join(storeDir, 'keys'));
     const section = (name: string, base: Record<string, unknown>) => ({ ...base, ...((over[name] as Record<string, unknown> | undefined) ?? {}) });
     const agentConfig: Record<string, unknown> = {
       ...over,
       deviceId,
-      dataDir: join(workDir, 'agent-data'),
+      dataDir,
       mqtt: section('mqtt', { url: brokerUrl, backoffMinMs: 200, backoffMaxMs: 2000 }),
       gps: section('gps', { path: gps.devicePath, baudRate: 9600, intervalS: 5, displacementM: 5 }),
       button: section('button', buttonBase),
       transport: section('transport', {}),
       health: section('health', {}),
+      media: section('media', o.media === true ? { enabled: true, profile: 'sim', width: 320, height: 240, fps: 10, videoKbps: 300, chunkS: 4, bufferS: 8, postEventS: 12 } : { enabled: false }),
     };
     const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, gpiod, broker, agentConfig });
     world.agent = await AgentProcess.start(agentConfig, workDir, o.agentLog ?? join(workDir, 'agent.log'));
@@ -119,4 +125,24 @@ export class World {
     await this.ingest.stop();
     await this.#broker?.close();
   }
+}
+
+/**
+ * Provisioning, as the factory would do it: the device gets an Ed25519 key
+ * (private key mode 0600 in its data dir) and the platform registers the
+ * public key (<store>/keys/<deviceId>.pem), which the ingest verifies against.
+ */
+async function provisionDeviceKey(deviceId: string, deviceKeyDir: string, platformKeyDir: string): Promise<void> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await mkdir(deviceKeyDir, { recursive: true, mode: 0o700 });
+  await mkdir(platformKeyDir, { recursive: true });
+  await writeFile(join(deviceKeyDir, 'device-key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  const { readFile } = await import('node:fs/promises');
+  const existingPub = await readFile(join(deviceKeyDir, 'device-key.pub.pem'), 'utf8').catch(() => undefined);
+  const registered = existingPub ?? pub;
+  if (existingPub === undefined) await writeFile(join(deviceKeyDir, 'device-key.pub.pem'), pub);
+  await writeFile(join(platformKeyDir, `${deviceId}.pem`), registered);
 }

@@ -97,6 +97,13 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     await this.#applying;
   }
 
+  /** Stops capture and closes the open session with its signed manifest (graceful agent shutdown). */
+  async shutdown(): Promise<void> {
+    await this.stop();
+    this.#apply(this.#o.mode.shutdown());
+    await this.#applying;
+  }
+
   async #command(actions: ModeAction<ChunkEvent>[]): Promise<void> {
     this.#apply(actions);
     await this.#syncCapture();

@@ -167,6 +167,11 @@ export class ModeMachine<C extends ModeChunk> {
     return this.#session === undefined ? [] : [{ type: 'gap', sessionId: this.#session.sessionId, gap }];
   }
 
+  /** The agent is stopping: close the open session now so its manifest is written (a power cut leaves it open, and `verify` says so). */
+  shutdown(): ModeAction<C>[] {
+    return this.#end(this.#o.now());
+  }
+
   /** Ends a session whose closing chunk never came. */
   tick(): ModeAction<C>[] {
     const s = this.#session;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { loadKeyRing } from './keys.js';
 import { formatReport, verifyStore } from './verify.js';
 
@@ -32,7 +33,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`cannot load keys: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const report = await verifyStore(store, keys);
+  // An ingest store keeps evidence under <store>/evidence (beside the NDJSON streams); a bare evidence store is audited as is.
+  const evidenceRoot = existsSync(join(store, 'evidence')) ? join(store, 'evidence') : store;
+  const report = await verifyStore(evidenceRoot, keys);
   out.write(json ? `${JSON.stringify(report)}\n` : formatReport(report));
   return report.problems.length === 0 ? 0 : 1;
 }

@@ -20,7 +20,8 @@ export async function startEmbeddedBroker(port = 0, host = '127.0.0.1'): Promise
     const id = client?.id ?? '';
     const t = parseTopic(packet.topic);
     if (id.startsWith('nrec-ingest-') || id.startsWith('nrec-platform-')) return callback(null);
-    if (t.ok && t.direction === 'device' && t.deviceId === id) return callback(null);
+    // A device has two connections: control (client id = deviceId) and bulk (deviceId-bulk).
+    if (t.ok && t.direction === 'device' && (t.deviceId === id || `${t.deviceId}-bulk` === id)) return callback(null);
     callback(new Error(`client ${id} may not publish to ${packet.topic}`));
   };
   const sockets = new Set<Socket>();

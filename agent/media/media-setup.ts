@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { Validator, IngestAck, type Fix } from '../../protocol/index.js';
+import type { CommandRegistry } from '../commands/command-registry.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { BulkPump } from '../transport/bulk-pump.js';
+import type { Envelope } from '../transport/envelope.js';
+import type { Outbox } from '../transport/outbox.js';
+import type { Transport } from '../transport/transport.js';
+import type { SessionBase } from '../transport/session-config.js';
+import { buildCapturePlan, DEFAULT_CAPTURE } from './capture-profiles.js';
+import { loadOrCreateDeviceKey } from './device-key.js';
+import { detectVideoEncoder, locateFfmpeg, locateFfprobe } from './ffmpeg-locate.js';
+import { MediaService } from './media-service.js';
+import { ModeMachine } from './mode.js';
+import { Recorder, type ChunkEvent } from './recorder.js';
+import { ChunkUploader } from './uploader.js';
+
+export interface MediaDeps {
+  config: Config;
+  logger: Logger;
+  envelope: Envelope;
+  outbox: Outbox;
+  transport: Transport;
+  commands: CommandRegistry;
+  session: SessionBase;
+  position: () => Fix | undefined;
+  /** Called with a visit's start/end so GPS can switch rate and geofence. */
+  onVisit: (v: { active: boolean; visitId?: string; geofence?: { lat: number; lon: number; radiusM: number } }) => void;
+}
+
+export interface MediaHandle {
+  service: MediaService;
+  uploader: ChunkUploader;
+  bulk: BulkPump;
+  recorderState: () => string;
+  onSos(alarmId: string): void;
+  /** Stops capture and closes the open session (uploads continue). */
+  stop(): Promise<void>;
+  /** Disconnects the bulk connection and closes the upload queue. */
+  close(): Promise<void>;
+}
+
+const ackValidator = new Validator(IngestAck);
+const newSessionId = () => randomBytes(9).toString('base64url');
+
+/**
+ * Evidence capture: ffmpeg recorder → mode machine (buffer, visit, SOS) →
+ * signed hash chain → chunk uploader on the paced bulk connection; session
+ * manifests through the outbox. The ingest's acknowledgements delete what it
+ * has verified and stored. Disk quota: unuploaded evidence is never deleted;
+ * when it alone fills the quota, capture stops and a storage alarm goes out.
+ */
+export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
+  const { config, logger, transport } = d;
+  const m = config.media;
+  const dataDir = config.dataDir;
+  const chunkDir = join(dataDir, 'chunks');
+  const ffmpeg = await locateFfmpeg({ configPath: m.ffmpegPath });
+  const ffprobe = await locateFfprobe(ffmpeg, {});
+  const encoder = m.profile === 'audio' ? 'libx264' : await detectVideoEncoder(ffmpeg.path);
+  logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, encoder }, 'ffmpeg located');
+  const key = await loadOrCreateDeviceKey(join(dataDir, 'keys'), { repair: false });
+  if (key.created) logger.info({ publicKey: key.publicPath }, 'device key created: register the public key with the platform');
+
+  const settings = {
+    ...DEFAULT_CAPTURE,
+    profile: m.profile,
+    videoDevice: m.videoDevice,
+    audioDevice: m.audioDevice,
+    withAudio: m.audio,
+    width: m.width,
+    height: m.height,
+    fps: m.fps,
+    videoBitrateK: m.videoKbps,
+    audioBitrateK: m.audioKbps,
+    chunkS: m.chunkS,
+    encoder,
+  };
+  const recorder = new Recorder({ chunkDir, ffprobePath: ffprobe.path, plan: (n) => buildCapturePlan(ffmpeg.path, settings, chunkDir, n) });
+  const mode = new ModeMachine<ChunkEvent>({ base: m.mode, bufferS: m.bufferS, postEventS: m.postEventS, now: Date.now, newSessionId });
+  const service = new MediaService({ deviceId: config.deviceId, recorder, mode, privateKey: key.privateKey, position: d.position });
+  const uploader = new ChunkUploader({ dbPath: join(dataDir, 'uploads.db'), envelope: d.envelope, partBytes: config.transport.partBytes, logger });
+  const t = config.transport;
+  const bulk = new BulkPump({
+    session: { ...d.session, clientId: `${config.deviceId}-bulk` },
+    source: uploader,
+    logger,
+    minKbps: t.bulkMinKbps,
+    maxKbps: t.bulkMaxKbps,
+    adaptive: t.bulkAdaptive,
+    targetDelayMs: t.queueDelayTargetMs,
+    maxInFlightBytes: t.maxInFlightBytes,
+  });
+
+  let storageHalted = false;
+  const enforceQuota = async (): Promise<void> => {
+    const used = await dirBytes(chunkDir);
+    if (used <= m.quotaBytes) {
+      if (storageHalted && used < m.quotaBytes * 0.9) {
+        storageHalted = false;
+        logger.info({ used }, 'storage below quota again; capture may resume');
+        await service.setBase(m.mode);
+      }
+      return;
+    }
+    // Acknowledged chunks are deleted on acknowledgement, buffered chunks roll off on their own;
+    // what remains is evidence not yet uploaded, which is never deleted.
+    if (!storageHalted) {
+      storageHalted = true;
+      await service.setBase('off');
+      await service.stopRecording().catch(() => undefined);
+      logger.error({ used, quota: m.quotaBytes }, 'media quota reached by unuploaded evidence: capture stopped');
+      void transport.send('alarm', 'event', {
+        kind: 'storage',
+        severity: 'critical',
+        message: `evidence storage full (${used} of ${m.quotaBytes} bytes, not yet uploaded): recording stopped, nothing deleted`,
+        data: { usedBytes: used, quotaBytes: m.quotaBytes, pendingChunks: uploader.pendingChunks },
+      });
+    }
+  };
+
+  service.on('record', ({ record, path }) => {
+    uploader.enqueue(record, path, true);
+    void enforceQuota();
+  });
+  const storing = new Set<Promise<unknown>>();
+  service.on('manifest', (manifest) => {
+    const p = transport.send('manifest', 'media', { manifest }, { sub: 'manifest', ackBy: 'ingest' }).catch((err: Error) => logger.error({ err: err.message }, 'manifest not stored'));
+    storing.add(p);
+    void p.finally(() => storing.delete(p));
+  });
+  service.on('status', (s) => {
+    logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
+    if (s.state === 'fault') void transport.send('status', 'event', { kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
+  });
+  service.on('warning', (w) => logger.warn({ warning: w }, 'media'));
+  uploader.on('lost', (path: string, why: string) => {
+    void transport.send('status', 'event', { kind: 'media.lost', severity: 'critical', message: `evidence chunk ${basename(path)} could not be uploaded: ${why}` });
+  });
+
+  transport.on('ack', (payload: Buffer) => {
+    const r = ackValidator.parse(payload);
+    if (!r.ok) return logger.warn({ errors: r.errors }, 'malformed ingest acknowledgement');
+    const ids = r.value.acked;
+    d.outbox.ackMsgIds(ids);
+    const done = uploader.onIngestAck(ids);
+    for (const path of done) {
+      const remove = () => unlink(path).catch((err: Error) => logger.warn({ path, err: err.message }, 'could not delete uploaded chunk'));
+      if (m.retainAckedS > 0) setTimeout(() => void remove(), m.retainAckedS * 1000).unref();
+      else void remove();
+    }
+    transport.kick();
+  });
+
+  const requireVisitId = (args: Record<string, unknown>): string => {
+    const v = args.visitId;
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new Error('args.visitId must be 1-64 of [A-Za-z0-9_-]');
+    return v;
+  };
+  d.commands.register('record.start', async (args) => {
+    const visitId = requireVisitId(args);
+    await service.startRecording(visitId);
+    return { result: { recording: true, visitId } };
+  });
+  d.commands.register('record.stop', async () => {
+    await service.stopRecording();
+    return { result: { recording: false } };
+  });
+  d.commands.register('visit.start', async (args) => {
+    const visitId = requireVisitId(args);
+    if (typeof args.consent !== 'boolean') throw new Error('args.consent (boolean: may the visit be recorded) is required');
+    const g = args.geofence as { lat?: unknown; lon?: unknown; radiusM?: unknown } | undefined;
+    const geofence = g && typeof g.lat === 'number' && typeof g.lon === 'number' && typeof g.radiusM === 'number' ? { lat: g.lat, lon: g.lon, radiusM: g.radiusM } : undefined;
+    d.onVisit({ active: true, visitId, geofence });
+    if (args.consent) await service.startRecording(visitId);
+    return { result: { visitId, recording: args.consent } };
+  });
+  d.commands.register('visit.end', async () => {
+    d.onVisit({ active: false });
+    await service.stopRecording();
+    return { result: { visit: 'ended' } };
+  });
+
+  await mkdirp(chunkDir);
+  await recorder.salvage([...uploader.pendingPaths()].map((p) => basename(p)));
+  await service.start();
+  bulk.start();
+  return {
+    service,
+    uploader,
+    bulk,
+    recorderState: () => recorder.state,
+    onSos: (alarmId) => void service.onSos(alarmId).catch((err: Error) => logger.error({ err: err.message }, 'SOS recording failed')),
+    async stop() {
+      await service.shutdown();
+      await Promise.all(storing);
+    },
+    async close() {
+      await bulk.stop();
+      uploader.close();
+    },
+  };
+}
+
+async function mkdirp(dir: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const s = await stat(join(dir, f)).catch(() => undefined);
+    if (s?.isFile()) total += s.size;
+  }
+  return total;
+}

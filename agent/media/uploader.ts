@@ -1,0 +1,219 @@
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync, readSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { deviceTopic, encodePart, partCount, type ChunkRecord } from '../../protocol/index.js';
+import type { BulkPart, BulkSource } from '../transport/bulk-pump.js';
+import type { Envelope } from '../transport/envelope.js';
+import type { Logger } from '../log/logger.js';
+
+export interface UploaderOptions {
+  dbPath: string;
+  envelope: Envelope;
+  partBytes: number;
+  logger: Logger;
+  /** All parts PUBACKed but no ingest acknowledgement after this long: send the chunk again (the ingest may have lost a partial assembly). */
+  resendAfterMs?: number;
+  now?: () => number;
+}
+
+interface Row {
+  id: number;
+  msg_id: string;
+  path: string;
+  header: string;
+  parts: number;
+  part_bytes: number;
+  sent: string;
+  sha256: string;
+  session_id: string;
+  idx: number;
+  bytes: number;
+  evidence: number;
+  complete_at: number | null;
+}
+
+interface Pending {
+  row: Row;
+  sent: Uint8Array;
+  inFlight: Set<number>;
+  headerOut: boolean;
+}
+
+const HEADER_PART = -1;
+
+/**
+ * Uploads evidence chunks as binary parts. Durable state (which chunk, which
+ * parts the broker has acknowledged) lives in SQLite next to the outbox, so an
+ * upload resumes after a reconnect or a restart with only the missing parts.
+ * A chunk leaves the queue only when the ingest acknowledges its header id
+ * (it has verified and stored the whole chunk); the caller then applies the
+ * retention policy to the file. Implements BulkSource for the paced bulk pump.
+ *
+ * Each chunk's JSON header travels on the bulk connection just ahead of its
+ * parts: after an ingest restart both are needed again, and this way one
+ * resend brings both.
+ */
+export class ChunkUploader extends EventEmitter implements BulkSource {
+  readonly #o: Required<UploaderOptions>;
+  readonly #db: Database.Database;
+  readonly #st;
+  readonly #pending = new Map<number, Pending>();
+  readonly #topicPart: string;
+  readonly #topicHeader: string;
+
+  constructor(o: UploaderOptions) {
+    super();
+    this.#o = { resendAfterMs: 120_000, now: Date.now, ...o };
+    this.#db = new Database(o.dbPath);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS chunks (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, path TEXT NOT NULL, header TEXT NOT NULL,
+      parts INTEGER NOT NULL, part_bytes INTEGER NOT NULL, sent TEXT NOT NULL, sha256 TEXT NOT NULL,
+      session_id TEXT NOT NULL, idx INTEGER NOT NULL, bytes INTEGER NOT NULL, evidence INTEGER NOT NULL, complete_at INTEGER)`);
+    this.#st = {
+      insert: this.#db.prepare('INSERT INTO chunks (msg_id, path, header, parts, part_bytes, sent, sha256, session_id, idx, bytes, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      all: this.#db.prepare<[], Row>('SELECT * FROM chunks ORDER BY id'),
+      sent: this.#db.prepare<[string, number | null, number]>('UPDATE chunks SET sent = ?, complete_at = ? WHERE id = ?'),
+      byMsg: this.#db.prepare<[string], Row>('SELECT * FROM chunks WHERE msg_id = ?'),
+      del: this.#db.prepare<[number]>('DELETE FROM chunks WHERE id = ?'),
+    };
+    const deviceId = o.envelope.deviceId;
+    this.#topicPart = deviceTopic(deviceId, 'media', 'part');
+    this.#topicHeader = deviceTopic(deviceId, 'media', 'chunk');
+    for (const row of this.#st.all.all()) this.#track(row);
+  }
+
+  #track(row: Row): void {
+    const sent = new Uint8Array(row.parts);
+    for (let i = 0; i < row.parts; i++) sent[i] = row.sent.charCodeAt(i) === 49 ? 1 : 0;
+    this.#pending.set(row.id, { row, sent, inFlight: new Set(), headerOut: false });
+  }
+
+  /** Queues a committed chunk; durable when it returns. */
+  enqueue(record: ChunkRecord, path: string, evidence = true): string {
+    const parts = partCount(record.meta.bytes, this.#o.partBytes);
+    const header = this.#o.envelope.make('media', { meta: record.meta, prevLink: record.prevLink, link: record.link, sig: record.sig, partCount: parts, partSize: this.#o.partBytes });
+    const r = this.#st.insert.run(header.id, path, JSON.stringify(header), parts, this.#o.partBytes, '0'.repeat(parts), record.meta.sha256, record.meta.sessionId, record.meta.index, record.meta.bytes, evidence ? 1 : 0);
+    const row = this.#st.byMsg.get(header.id)!;
+    if (Number(r.lastInsertRowid) !== row.id) throw new Error('uploader: inconsistent insert');
+    this.#track(row);
+    this.emit('ready');
+    return header.id;
+  }
+
+  /** Bytes not yet acknowledged by the ingest. */
+  get pendingBytes(): number {
+    let n = 0;
+    for (const p of this.#pending.values()) n += p.row.bytes;
+    return n;
+  }
+
+  get pendingChunks(): number {
+    return this.#pending.size;
+  }
+
+  /** Paths of chunks still waiting for the ingest (never deleted by retention). */
+  pendingPaths(): Set<string> {
+    return new Set([...this.#pending.values()].map((p) => p.row.path));
+  }
+
+  next(): BulkPart | undefined {
+    const now = this.#o.now();
+    for (const p of this.#pending.values()) {
+      if (p.row.complete_at !== null) {
+        if (now - p.row.complete_at < this.#o.resendAfterMs) continue;
+        // The broker has every part but the ingest never confirmed: send it all again.
+        this.#o.logger.warn({ chunk: p.row.msg_id }, 'no ingest acknowledgement; re-sending chunk');
+        p.sent.fill(0);
+        p.headerOut = false;
+        this.#persist(p, null);
+      }
+      if (!p.headerOut) {
+        p.headerOut = true;
+        return { key: `${p.row.id}:${HEADER_PART}`, topic: this.#topicHeader, payload: Buffer.from(p.row.header) };
+      }
+      for (let i = 0; i < p.row.parts; i++) {
+        if (p.sent[i] === 1 || p.inFlight.has(i)) continue;
+        const payload = this.#readPart(p, i);
+        if (payload === undefined) break;
+        p.inFlight.add(i);
+        return { key: `${p.row.id}:${i}`, topic: this.#topicPart, payload };
+      }
+    }
+    return undefined;
+  }
+
+  #readPart(p: Pending, i: number): Buffer | undefined {
+    const size = p.row.part_bytes;
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(size, p.row.bytes - i * size)));
+    let fd: number;
+    try {
+      fd = openSync(p.row.path, 'r');
+    } catch (err) {
+      // The chunk file vanished (disk fault, manual deletion): nothing can ever complete it. Say so once and drop it.
+      this.#o.logger.error({ path: p.row.path, err: (err as Error).message }, 'chunk file missing; upload abandoned');
+      this.emit('lost', p.row.path, (err as Error).message);
+      this.#st.del.run(p.row.id);
+      this.#pending.delete(p.row.id);
+      return undefined;
+    }
+    try {
+      let off = 0;
+      while (off < buf.length) {
+        const n = readSync(fd, buf, off, buf.length - off, i * size + off);
+        if (n === 0) break;
+        off += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return encodePart({ v: 1, deviceId: this.#o.envelope.deviceId, sessionId: p.row.session_id, chunkIndex: p.row.idx, part: i, parts: p.row.parts, chunkSha256: p.row.sha256 }, buf);
+  }
+
+  #find(part: BulkPart): { p: Pending; i: number } | undefined {
+    const [id, i] = part.key.split(':').map(Number);
+    const p = this.#pending.get(id);
+    return p === undefined ? undefined : { p, i };
+  }
+
+  acked(part: BulkPart): void {
+    const f = this.#find(part);
+    if (f === undefined || f.i === HEADER_PART) return;
+    f.p.inFlight.delete(f.i);
+    if (f.p.sent[f.i] === 1) return;
+    f.p.sent[f.i] = 1;
+    const complete = f.p.sent.every((b) => b === 1);
+    this.#persist(f.p, complete ? this.#o.now() : null);
+  }
+
+  requeue(part: BulkPart): void {
+    const f = this.#find(part);
+    if (f === undefined) return;
+    if (f.i === HEADER_PART) f.p.headerOut = false;
+    else f.p.inFlight.delete(f.i);
+    this.emit('ready');
+  }
+
+  #persist(p: Pending, completeAt: number | null): void {
+    p.row.complete_at = completeAt;
+    this.#st.sent.run(Array.from(p.sent, (b) => (b === 1 ? '1' : '0')).join(''), completeAt, p.row.id);
+  }
+
+  /** The ingest acknowledged these message ids; returns the paths of chunks now safely stored there. */
+  onIngestAck(ids: readonly string[]): string[] {
+    const done: string[] = [];
+    for (const id of ids) {
+      const row = this.#st.byMsg.get(id);
+      if (row === undefined) continue;
+      this.#st.del.run(row.id);
+      this.#pending.delete(row.id);
+      done.push(row.path);
+    }
+    return done;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
