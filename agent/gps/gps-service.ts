@@ -86,7 +86,8 @@ export class GpsService extends EventEmitter {
       path: this.#config.path,
       baudRate: this.#config.baudRate,
       splitter: () => new LineSplitter(),
-      isValidLine: (l) => parseSentence(l).ok,
+      // Same rule as #onLine: with requireChecksum off, a receiver without checksums must still count as talking.
+      isValidLine: (l) => parseSentence(l, { requireChecksum: this.#config.requireChecksum }).ok,
       logger: this.#log,
     });
     link.on('line', (line: string) => this.#onLine(line));
