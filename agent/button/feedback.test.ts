@@ -38,7 +38,9 @@ describe('feedback output', () => {
     f.show('acknowledged');
     s.advance(2000);
     await f.flush();
-    expect(out.levels.slice(5).map((l) => l.value)).toEqual([1]);
+    // The blink ended on 1, so steady on needs no write; nothing toggles any more.
+    expect(out.levels).toHaveLength(5);
+    expect(out.levels.at(-1)?.value).toBe(1);
     f.show('resolved');
     await f.flush();
     expect(out.levels.at(-1)?.value).toBe(0);
@@ -51,8 +53,10 @@ describe('feedback output', () => {
     const errors: Error[] = [];
     const f = new Feedback(out, s, { blinkMs: 100, onError: (e) => errors.push(e) });
     f.show('raised');
-    s.advance(300);
-    await f.flush();
+    for (let i = 0; i < 3; i++) {
+      s.advance(100);
+      await f.flush();
+    }
     expect(errors.map((e) => e.message)).toEqual(['LED line gone']);
     expect(out.levels.map((l) => l.value)).toEqual([1, 0, 1, 0]);
     f.show('cancelled');
@@ -60,6 +64,29 @@ describe('feedback output', () => {
     expect(out.levels.at(-1)?.value).toBe(0);
     await f.dispose();
     expect(s.pending).toBe(0);
+  });
+
+  it('coalesces levels decided while a slow write runs: the newest is applied next, no backlog', async () => {
+    const s = new ManualScheduler();
+    const applied: Array<0 | 1> = [];
+    let finish: (() => void) | undefined;
+    const slow: OutputLine = {
+      set: (v) => new Promise<void>((r) => (finish = () => { applied.push(v); r(); })),
+      close: async () => {},
+    };
+    const f = new Feedback(slow, s, { blinkMs: 100 });
+    f.show('raised'); // writes 1, which hangs
+    s.advance(300); // toggles to 0, 1, 0 meanwhile
+    f.show('acknowledged'); // steady on
+    finish!();
+    await new Promise((r) => setImmediate(r));
+    // 1 is already on the line: the coalesced newest level (1) needs no second write.
+    expect(applied).toEqual([1]);
+    f.show('resolved');
+    await new Promise((r) => setImmediate(r));
+    finish!();
+    await f.flush();
+    expect(applied).toEqual([1, 0]);
   });
 
   it('does nothing without an output line', async () => {

@@ -21,7 +21,9 @@ export function feedbackPattern(phase: SosPhase): 'blink' | 'on' | 'off' {
  * unacknowledged (the wearer knows it is still trying), steady when someone
  * acknowledged, off otherwise. Without an output line it does nothing, so the
  * caller need not care whether one is fitted. Output errors go to `onError`
- * and never stop the blink: a failing LED must not disturb the alarm.
+ * and never stop the blink: a failing LED must not disturb the alarm. Writes
+ * are serialised and coalesced: while one is in progress only the newest
+ * level waits, so a slow line skips blink steps instead of lagging behind.
  */
 export class Feedback {
   readonly #out: OutputLine | undefined;
@@ -32,6 +34,11 @@ export class Feedback {
   #level: 0 | 1 = 0;
   #timer: TimerHandle | undefined;
   #writes: Promise<void> = Promise.resolve();
+  /** Level decided but not yet handed to the line. */
+  #wanted: 0 | 1 | undefined;
+  #draining = false;
+  /** Level the line last took; undefined before the first write and after a failed one. */
+  #applied: 0 | 1 | undefined;
 
   constructor(out: OutputLine | undefined, scheduler: Scheduler, opts: Partial<FeedbackOptions> & { onError?: (err: Error) => void } = {}) {
     this.#out = out;
@@ -79,7 +86,33 @@ export class Feedback {
     this.#level = level;
     const out = this.#out;
     if (out === undefined) return;
-    // Chained so levels reach the line in the order they were decided.
-    this.#writes = this.#writes.then(() => out.set(level)).catch((err: unknown) => this.#onError(err instanceof Error ? err : new Error(String(err))));
+    this.#wanted = level;
+    if (this.#draining) return; // the running drain picks up the newest level when its write finishes
+    this.#draining = true;
+    this.#writes = this.#drain(out);
+  }
+
+  /**
+   * Applies levels one at a time, in order, always the newest wanted one: a
+   * line slower than the blink (a gpioset spawned per level) must not build a
+   * backlog that keeps blinking for seconds after the alarm was acknowledged
+   * (seen end to end with the libgpiod stand-ins, test/alarm-ack-loop.test.ts).
+   */
+  async #drain(out: OutputLine): Promise<void> {
+    try {
+      for (let level = this.#wanted; level !== undefined; level = this.#wanted) {
+        this.#wanted = undefined;
+        if (level === this.#applied) continue; // toggled away and back while the last write ran
+        try {
+          await out.set(level);
+          this.#applied = level;
+        } catch (err) {
+          this.#applied = undefined;
+          this.#onError(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
 }
