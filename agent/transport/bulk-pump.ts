@@ -168,7 +168,7 @@ export class BulkPump extends EventEmitter {
     this.bytesAcked += f.part.payload.length;
     const now = Date.now();
     if (this.#o.adaptive) {
-      this.rate.onAck(now, now - (f.lastByteAt ?? sentAt));
+      this.rate.onAck(now, now - (f.lastByteAt ?? sentAt), f.part.payload.length);
       if (process.env.NREC_BULK_DEBUG) process.stderr.write(`ack delay=${now - (f.lastByteAt ?? sentAt)} hadLast=${f.lastByteAt !== undefined} q=${this.rate.queueDelayMs} rate=${Math.round(this.rate.rate * 8 / 1000)}kbps inflight=${this.#inFlightBytes}\n`);
       this.#paced?.setRate(this.rate.rate);
     }
