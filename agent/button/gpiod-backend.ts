@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { getArgs, isBusyError, monitorArgs, parseGetOutput, parseGpiodVersion, parseGpiofind, parseMonitorLine, setArgs, type GpiodLineRef, type GpiodVersion } from './gpiod-commands.js';
 import type { EdgeEvent, GpioLineConfig, InputLine, LineFaultEvent, OutputLine } from './gpio-line.js';
 import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
+import { endProcesses, findToolProcesses } from './leftover-tools.js';
 import { missingToolError, runTool, toolPath } from './tool-process.js';
 
 export interface GpiodBackendOptions {
@@ -87,14 +88,35 @@ export class GpiodInputLine extends EventEmitter implements InputLine {
   async start(): Promise<void> {
     if (this.#started) throw new Error('GPIO line already started');
     this.#started = true;
-    this.#version = await detectGpiodVersion(this.#cfg.toolsDir);
-    this.#ref = await resolveGpiodLine(this.#version, this.#cfg);
-    const level = await this.#get();
-    if (level.value === undefined) throw new Error(`cannot read GPIO ${this.#describe()}: ${level.error}`);
-    this.#level = level.value;
-    await this.#spawnMonitor();
+    this.#stopping = false;
+    try {
+      this.#version = await detectGpiodVersion(this.#cfg.toolsDir);
+      this.#ref = await resolveGpiodLine(this.#version, this.#cfg);
+      let level = await this.#get();
+      if (level.value === undefined && level.busy && (await this.#reclaim())) level = await this.#get();
+      if (level.value === undefined) throw new Error(`cannot read GPIO ${this.#describe()}: ${level.error}`);
+      this.#level = level.value;
+      await this.#spawnMonitor();
+    } catch (err) {
+      // A failed start may be retried (the caller keeps trying while the line is missing).
+      this.#started = false;
+      throw err;
+    }
     this.#log?.info({ version: this.#version, chip: this.#ref.chip, line: this.#ref.line, level: this.#level }, 'gpiomon watching button line');
     this.#armCheck();
+  }
+
+  /** Ends a gpiomon of a previous agent (killed without cleanup) that still holds our line; true if there was one. */
+  async #reclaim(): Promise<boolean> {
+    const ref = this.#ref;
+    const version = this.#version;
+    if (ref === undefined || version === undefined) return false;
+    const exe = toolPath(this.#cfg.toolsDir, 'gpiomon');
+    const pids = await findToolProcesses(exe, [monitorArgs(version, ref, this.#cfg.activeLow, this.#cfg.bias)]);
+    if (pids.length === 0) return false;
+    this.#log?.warn({ pids, chip: ref.chip, line: ref.line }, 'ending gpiomon left behind by a previous agent: it holds the button line');
+    await endProcesses(pids);
+    return true;
   }
 
   async read(): Promise<0 | 1> {
@@ -271,6 +293,7 @@ export class GpiodOutputLine implements OutputLine {
   #child: ChildProcess | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  #reclaimed = false;
   readonly #settleMs: number;
 
   constructor(cfg: GpioLineConfig, opts: { logger?: Logger; settleMs?: number } = {}) {
@@ -296,6 +319,18 @@ export class GpiodOutputLine implements OutputLine {
     if (this.#closed) throw new Error('GPIO output line is closed');
     if (this.#version === undefined) this.#version = await detectGpiodVersion(this.#cfg.toolsDir);
     if (this.#ref === undefined) this.#ref = await resolveGpiodLine(this.#version, this.#cfg);
+    if (!this.#reclaimed) {
+      // Before our first claim: a gpioset of a previous agent killed without cleanup
+      // would hold the line for ever (it never notices). v1 gives a busy gpioset
+      // no reliable time to fail within settleMs, so look rather than wait for EBUSY.
+      this.#reclaimed = true;
+      const args = ([0, 1] as const).map((v) => setArgs(this.#version!, this.#ref!, this.#cfg.activeLow, v));
+      const pids = await findToolProcesses(toolPath(this.#cfg.toolsDir, 'gpioset'), args);
+      if (pids.length > 0) {
+        this.#log?.warn({ pids, chip: this.#ref.chip, line: this.#ref.line }, 'ending gpioset left behind by a previous agent: it holds the output line');
+        await endProcesses(pids);
+      }
+    }
     await this.#release();
     const version = this.#version;
     const child = spawn(toolPath(this.#cfg.toolsDir, 'gpioset'), setArgs(version, this.#ref, this.#cfg.activeLow, value), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -119,8 +119,15 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
   async start(): Promise<void> {
     if (this.#started) throw new Error('GPIO line already started');
     this.#started = true;
-    await this.#configure();
-    this.#level = await this.#readValue();
+    this.#stopping = false;
+    try {
+      await this.#configure();
+      this.#level = await this.#readValue();
+    } catch (err) {
+      // A failed start may be retried (the caller keeps trying while the line is missing).
+      this.#started = false;
+      throw err;
+    }
     this.#log?.info({ path: this.#line?.dir, level: this.#level }, 'sysfs watching button line');
     this.#arm(this.#cfg.pollMs);
   }

@@ -1,10 +1,12 @@
 // The production GPIO backends (agent/button) against the OS-level stand-ins,
 // with real child processes and real timers.
+import { spawn } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Feedback, openInputLine, openOutputLine, PressPipeline, realScheduler, type EdgeEvent, type GpioLineConfig, type InputLine, type OutputLine, type PressEvent } from '../../agent/button/index.js';
+import { monitorArgs, setArgs } from '../../agent/button/gpiod-commands.js';
 import { createGpiodToolsStandIn, type GpiodLineController, type GpiodOutputChange } from './gpiod-tools.js';
 import { SysfsGpioTree, type SysfsOutputChange } from './sysfs-tree.js';
 
@@ -204,6 +206,52 @@ describe.each([1, 2] as const)('gpiod backend with libgpiod v%i tool stand-ins',
     const edge = waitFor<EdgeEvent>(w.line, 'edge');
     c.press();
     expect((await edge).value).toBe(1);
+  });
+
+  it('ends a gpiomon and a gpioset a killed agent left holding its lines, and takes the lines', async () => {
+    const c = await tools();
+    // What kill -9 of an agent leaves behind: its tools, reparented, still holding the lines.
+    const leftMon = spawn(join(c.toolsDir, 'gpiomon'), monitorArgs(version, { chip: c.chip, line: 17 }, true, 'pull-up'), { stdio: 'ignore' });
+    cleanups.push(() => void leftMon.kill('SIGKILL'));
+    expect(await c.waitForMonitor()).toBe(leftMon.pid);
+    const leftSetHolds = waitFor<GpiodOutputChange>(c, 'output', (e) => e.offset === 27);
+    const leftSet = spawn(join(c.toolsDir, 'gpioset'), setArgs(version, { chip: c.chip, line: 27 }, false, 1), { stdio: 'ignore' });
+    cleanups.push(() => void leftSet.kill('SIGKILL'));
+    expect((await leftSetHolds).pid).toBe(leftSet.pid);
+
+    const ourMonitor = waitFor<number>(c, 'monitor', (pid) => pid !== leftMon.pid);
+    const w = await watch({ backend: 'gpiod', toolsDir: c.toolsDir, line: 17 });
+    await ourMonitor;
+    expect(leftMon.exitCode !== null || leftMon.signalCode !== null).toBe(true);
+    const edge = waitFor<EdgeEvent>(w.line, 'edge', (e) => e.value === 1);
+    c.press();
+    await edge;
+
+    const out = openOutputLine({ backend: 'gpiod', toolsDir: c.toolsDir, line: 27 }, realScheduler, undefined, { settleMs: version === 1 ? 400 : undefined });
+    cleanups.push(() => out.close());
+    const ourSet = waitFor<GpiodOutputChange>(c, 'output', (e) => e.offset === 27 && e.pid !== leftSet.pid);
+    await out.set(0);
+    expect((await ourSet).physical).toBe(0);
+    expect(leftSet.exitCode !== null || leftSet.signalCode !== null).toBe(true);
+  });
+
+  it('leaves a holder running another command alone (start fails, naming EBUSY) and can be started again once the line is free', async () => {
+    const c = await tools();
+    const other = spawn(join(c.toolsDir, 'gpiomon'), monitorArgs(version, { chip: c.chip, line: 17 }, false, 'as-is'), { stdio: 'ignore' });
+    cleanups.push(() => void other.kill('SIGKILL'));
+    await c.waitForMonitor();
+    const line = openInputLine({ backend: 'gpiod', toolsDir: c.toolsDir, line: 17 });
+    cleanups.push(() => line.stop());
+    await expect(line.start()).rejects.toThrow(/busy/i);
+    expect(other.exitCode).toBeNull();
+    await line.stop();
+    other.kill('SIGTERM');
+    await once(other, 'exit');
+    await line.start();
+    await c.waitForMonitor();
+    const edge = waitFor<EdgeEvent>(line, 'edge', (e) => e.value === 1);
+    c.press();
+    await edge;
   });
 
   it('the periodic level check catches an edge the kernel dropped, when the line can be read while monitored', async () => {
