@@ -79,20 +79,33 @@ describe('GPS receiver faults while the agent runs', () => {
     expect((await ping()).result).toMatchObject({ pong: true });
   });
 
-  it('garbage on the line (random bytes, an overlong line, wrong checksums) does no harm and later sentences still report', async () => {
+  it('garbage on the line (random bytes, an overlong line, wrong checksums): reported as no-data, no harm, later sentences report again', async () => {
     receiver.feed.stop();
     const writer = receiver.writer;
     const write = (data: string | Buffer) => new Promise<void>((resolve, reject) => writer.write(data, (err) => (err ? reject(err) : resolve())));
-
-    await write(randomBytes(8192));
-    await write('\r\n');
-    // Longer than any splitter bound (256), no terminator: the splitter must drop it, not grow.
-    await write(`$GNGGA,${'9'.repeat(20_000)}`);
-    await write('\r\n');
     // Well-formed sentences with wrong checksums, at a position far from the route: must never be reported.
-    const decoy = epochSentences({ time: new Date(), lat: 10.5, lon: 20.5, altM: 1, speedMps: 0, courseDeg: 0, fix: true }).text;
-    await write(decoy.replace(/\*([0-9A-F]{2})\r\n/g, (_m, cs: string) => `*${cs === '00' ? '01' : '00'}\r\n`));
+    const decoy = epochSentences({ time: new Date(), lat: 10.5, lon: 20.5, altM: 1, speedMps: 0, courseDeg: 0, fix: true }).text
+      .replace(/\*([0-9A-F]{2})\r\n/g, (_m, cs: string) => `*${cs === '00' ? '01' : '00'}\r\n`);
 
+    // Garbage keeps arriving, but it is not data: the link must say no-data (a receiver at the wrong baud rate looks like this).
+    const noData = nextStored<StoredEvent>(world.ingest, 'event', linkEvent('no-data'), 30_000);
+    let talking = true;
+    const garbage = (async () => {
+      // Longer than the splitter's bound (256), no terminator: dropped, never buffered whole.
+      await write(`$GNGGA,${'9'.repeat(20_000)}`);
+      while (talking) {
+        await write(randomBytes(512));
+        await write('\r\n');
+        await write(decoy);
+        await new Promise((r) => setTimeout(r, 100)); // a receiver's pace, not a wait for an outcome
+      }
+    })();
+    const quiet = await noData.finally(() => (talking = false));
+    await garbage;
+    expect(quiet.severity).toBe('warning');
+    expect(quiet.message).toContain('no valid NMEA sentence');
+
+    const connected = nextStored<StoredEvent>(world.ingest, 'event', linkEvent('connected'), 30_000);
     const feed = new GpsFeed(writer, { intervalMs: 1000, speedMps: SPEED_MPS });
     const points: SentPoint[] = [];
     const arrived = nextStored<StoredLocation>(world.ingest, 'location', (m) => points.some((p) => near(m.fix, p)), 30_000);
@@ -102,6 +115,7 @@ describe('GPS receiver faults while the agent runs', () => {
       if (p) points.push(p);
     }
     await arrived;
+    await connected;
 
     const stored = readStream<StoredLocation>(world.storeDir, world.deviceId, 'location').map((r) => r.m.fix);
     expect(stored.some((f) => Math.abs(f.lat - 10.5) < 0.01 || Math.abs(f.lon - 20.5) < 0.01)).toBe(false);
