@@ -148,7 +148,10 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     d.outbox.ackMsgIds(ids);
     const done = uploader.onIngestAck(ids);
     for (const path of done) {
-      const remove = () => unlink(path).catch((err: Error) => logger.warn({ path, err: err.message }, 'could not delete uploaded chunk'));
+      // Once capture was halted by the quota, only these deletions free the disk: check again after each, so buffering resumes.
+      const remove = () => unlink(path).catch((err: Error) => logger.warn({ path, err: err.message }, 'could not delete uploaded chunk')).then(() => {
+        if (storageHalted) void enforceQuota();
+      });
       if (m.retainAckedS > 0) setTimeout(() => void remove(), m.retainAckedS * 1000).unref();
       else void remove();
     }
