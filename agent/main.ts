@@ -12,7 +12,8 @@ import { HealthMonitor } from './health/index.js';
 import type { Fix as WireFix, HealthBody } from '../protocol/index.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Envelope } from './transport/envelope.js';
-import { Outbox } from './transport/outbox.js';
+import { Outbox, type EvictedEvent } from './transport/outbox.js';
+import { StorageReporter } from './transport/storage-reporter.js';
 import { Transport } from './transport/transport.js';
 import { sessionFromConfig } from './transport/session-config.js';
 import { setupMedia, type MediaHandle } from './media/media-setup.js';
@@ -67,10 +68,8 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   });
   logger.info({ deviceId: config.deviceId, bootId: envelope.bootId, dataDir: config.dataDir }, 'agent starting');
 
-  outbox.on('evicted', (e: { lane: string; count: number; bytes: number; reason: string }) => {
-    if (e.lane === 'status' && e.reason !== 'refused') return; // an eviction report must not evict more reports forever
-    void transport.send('status', 'event', { kind: 'storage', severity: 'warning', message: `outbox full: ${e.count} ${e.lane} message(s) ${e.reason}`, data: e }).catch(() => undefined);
-  });
+  const storage = new StorageReporter((body) => transport.send('alarm', 'event', body));
+  outbox.on('evicted', (e: EvictedEvent) => storage.onEvicted(e));
 
   const commands = new CommandRegistry(join(config.dataDir, 'commands.db'), config.deviceId, logger);
   transport.on('command', (payload: Buffer) => {
@@ -211,6 +210,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       await health.stop();
       await media?.close();
       await transport.stop();
+      storage.dispose();
       commands.close();
       outbox.close();
     },

@@ -29,6 +29,10 @@ export class AlarmService {
     this.#d = d;
     d.sos.on('transition', (t: SosTransition) => void this.#onTransition(t));
     d.sos.on('resend', (r: SosResend) => void this.#publish(r.alarmId, 'raised', r.escalation));
+    // Restarted while raised (power cut, kill -9): the state was saved before the alarm message
+    // was durable, so send it again now rather than one re-send interval later.
+    const s = d.sos.state;
+    if (s.phase === 'raised' && s.alarmId !== undefined) void this.#publish(s.alarmId, 'raised', s.escalation);
     d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'));
     d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'));
     d.commands.register('alarm.raise', () => {

@@ -19,3 +19,14 @@ describe('config', () => {
     expect(() => resolveConfig([])).toThrow(ConfigError);
   });
 });
+
+describe('configuration reference', () => {
+  it('docs/configuration.md matches the schema (run `npm run gen:docs` after changing it)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { configReference } = await import('./config-doc.js');
+    const onDisk = await readFile(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    expect(onDisk).toBe(configReference());
+    expect(onDisk).toContain('`transport.partBytes`');
+  });
+});

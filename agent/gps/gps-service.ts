@@ -60,7 +60,7 @@ export class GpsService extends EventEmitter {
   #config: GpsConfig;
   readonly #log: Logger;
   readonly #assembler = new FixAssembler();
-  #policy: ReportPolicy;
+  readonly #policy: ReportPolicy;
   readonly geofences = new Geofences();
   #link: SerialLink | undefined;
   #last: ValidFix | undefined;
@@ -112,7 +112,7 @@ export class GpsService extends EventEmitter {
 
   applyConfig(config: GpsConfig): void {
     this.#config = config;
-    this.#policy = new ReportPolicy({ now: () => Date.now() }, policyOptions(config));
+    this.#policy.reconfigure(policyOptions(config));
     this.#arm();
   }
 

@@ -65,7 +65,7 @@ export interface Clock {
 /** Decides when to publish a location; see the file comment for the rules. */
 export class ReportPolicy {
   readonly #clock: Clock;
-  readonly #o: ReportPolicyOptions;
+  #o: ReportPolicyOptions;
   #lastFix: Fix | undefined;
   #lastFixAt = 0;
   #published: { at: number; lat: number; lon: number } | undefined;
@@ -95,6 +95,11 @@ export class ReportPolicy {
   /** Time-driven check (no new fix): returns a report when one is due now. */
   tick(): LocationReport | undefined {
     return this.#decide(this.#clock.now());
+  }
+
+  /** Changes options live (config.set), keeping the last fix, a running SOS burst and a pending locate. */
+  reconfigure(options: Partial<ReportPolicyOptions>): void {
+    this.#o = { ...this.#o, ...options };
   }
 
   /** Visit mode: publish at visitIntervalMs while active. */

@@ -99,8 +99,10 @@ describe('Outbox', () => {
     expect(o.ackMsgIds([put[0].msgId, put[2].msgId, 'unknown'])).toBe(2);
     expect(o.ackMsgIds([put[0].msgId])).toBe(0);
     expect(o.stats().result).toMatchObject({ count: 1, inFlight: 0 });
+    const byPuback = await o.put(msg('result', 10));
+    expect(o.ackMsgIds([byPuback.msgId])).toBe(0); // PUBACK-acknowledged messages are not the ingest's to delete
     o = reopen(o);
-    expect(ids(o.take('result', 10))).toEqual([put[1].msgId]);
+    expect(ids(o.take('result', 10))).toEqual([put[1].msgId, byPuback.msgId]);
   });
 
   it('stats reports the oldest creation time per lane', async () => {
@@ -204,7 +206,8 @@ describe('Outbox', () => {
           const inFlight = model.filter((m) => m.inFlight);
           const pick = inFlight[k % Math.max(1, inFlight.length)];
           if (op === 'put') {
-            const e = await o.put(msg(lane));
+            // ackMsgIds is for ingest acknowledgements: only ackBy 'ingest' rows are looked up by id.
+            const e = await o.put(msg(lane, 10, { ackBy: 'ingest' }));
             rowOf.set(e.msgId, e.rowId);
             model.push({ msgId: e.msgId, lane, inFlight: false });
           } else if (op === 'take') {
