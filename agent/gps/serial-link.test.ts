@@ -98,7 +98,7 @@ function makeLink(o: Partial<SerialLinkOptions> & Pick<SerialLinkOptions, 'path'
     splitter: () => new LineSplitter(),
     isValidLine: (l) => parseSentence(l).ok,
     logger,
-    detectWindowMs: 300,
+    detectWindowMs: 150,
     noDataMs: 200,
     reconnectMinMs: 10,
     reconnectMaxMs: 50,
