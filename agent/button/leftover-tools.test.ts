@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { endProcesses, findToolProcesses, runsCommand } from './leftover-tools.js';
+import { endProcesses, findToolProcesses, isRunning, runsCommand } from './leftover-tools.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -50,5 +50,22 @@ describe('findToolProcesses / endProcesses', () => {
     expect(signal).toBe('SIGKILL');
     expect(await findToolProcesses(tool, [['--chip', 'gpiochip0', 'GPIO17']])).toEqual([]);
     expect(await findToolProcesses(tool, [['--chip', 'gpiochip0', 'GPIO18']])).toEqual([other.pid]);
+  });
+});
+
+describe('isRunning', () => {
+  it('counts a zombie (exited, not yet reaped by a slow init) and a missing pid as gone', async () => {
+    const proc = await mkdtemp(join(tmpdir(), 'nrec-proc-'));
+    cleanups.push(() => rm(proc, { recursive: true, force: true }));
+    const stat = async (pid: number, text: string) => {
+      await mkdir(join(proc, String(pid)));
+      await writeFile(join(proc, String(pid), 'stat'), text);
+    };
+    await stat(10, '10 (gpiomon) S 1 10 10 0 -1 4194560 100 0 0 0\n');
+    await stat(11, '11 (gpio mon) x) Z 1 11 11 0 -1 4228108 95 0 0 0\n');
+    expect(isRunning(10, proc)).toBe(true);
+    expect(isRunning(11, proc)).toBe(false);
+    expect(isRunning(12, proc)).toBe(false);
+    expect(isRunning(process.pid)).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
@@ -41,17 +42,19 @@ export async function findToolProcesses(exe: string, argvs: readonly (readonly s
   return found;
 }
 
-function alive(pid: number): boolean {
+/** True while `pid` runs. A zombie counts as gone: an init that reaps late (some container inits) would otherwise keep it "alive". */
+export function isRunning(pid: number, procRoot = '/proc'): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 
 /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves once every pid is gone (or after another `graceMs`). */
-export async function endProcesses(pids: readonly number[], graceMs = 1000): Promise<void> {
+export async function endProcesses(pids: readonly number[], graceMs = 1000, procRoot = '/proc'): Promise<void> {
   const signal = (sig: NodeJS.Signals) => {
     for (const pid of pids) {
       try {
@@ -63,7 +66,7 @@ export async function endProcesses(pids: readonly number[], graceMs = 1000): Pro
   };
   const waitGone = async (ms: number): Promise<boolean> => {
     const deadline = Date.now() + ms;
-    while (pids.some(alive)) {
+    while (pids.some((p) => isRunning(p, procRoot))) {
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 10));
     }
