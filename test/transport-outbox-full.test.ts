@@ -18,7 +18,12 @@ afterEach(() => cleanup.run());
 const CAPACITY = 65_536;
 
 interface Loc { id: string; seq: number; bootId: string; fix: { time: number } }
-interface Ev { id: string; seq: number; kind: string; data?: { lane?: string; count?: number; reason?: string } }
+interface Ev { id: string; seq: number; kind: string; data?: { cumulative?: Record<string, { count: number; bytes: number }> } }
+
+/** Locations thinned since boot, as a storage report counts them. */
+function cumulativeThinned(e: Ev): number {
+  return e.data?.cumulative?.['location:thinned']?.count ?? 0;
+}
 interface Alarm { id: string; seq: number; alarmId: string; state: string }
 
 /** Runs `f` on the agent's outbox database opened read-only. */
@@ -65,19 +70,14 @@ describe('outbox full while the broker is down', () => {
     await world.pressSos(2000);
     const raised = await world.agent.waitForLine('"msg":"SOS raised"');
     const alarmId = (JSON.parse(raised) as { alarmId: string }).alarmId;
-    // Produce until the outbox has thinned the track at least twice. Each pass queues a storage
-    // report; the next pass may evict the previous report (status is cheaper to lose than the
-    // track, see outbox-policy.ts), so the reports are collected from the outbox while queued.
-    const reports = new Map<string, number>();
-    await waitFor('two thinning passes', () => {
+    // Produce until the outbox has thinned the track and said so: storage reports carry cumulative
+    // counts since boot and travel on the alarm lane (never evicted), coalesced to one per 5 s.
+    const thinnedSoFar = () => {
       const rows = withOutbox(dbPath, (db) => db.prepare<[], { p: string }>(
-        `SELECT CAST(payload AS TEXT) AS p FROM outbox WHERE lane = 'status' AND CAST(payload AS TEXT) LIKE '%"kind":"storage"%'`).all());
-      for (const r of rows) {
-        const e = JSON.parse(r.p) as Ev;
-        if (e.data?.lane === 'location' && e.data.reason === 'thinned') reports.set(e.id, e.data.count ?? 0);
-      }
-      return reports.size >= 2 || undefined;
-    }, 60_000, 100);
+        `SELECT CAST(payload AS TEXT) AS p FROM outbox WHERE lane = 'alarm' AND CAST(payload AS TEXT) LIKE '%"kind":"storage"%'`).all());
+      return Math.max(0, ...rows.map((r) => cumulativeThinned(JSON.parse(r.p) as Ev)));
+    };
+    await waitFor('a storage report of thinned locations', () => thinnedSoFar() > 0 || undefined, 60_000, 100);
     world.feed.stop();
     // The last epoch is flushed after the receiver's idle gap; wait until its location is stored.
     const lastSent = world.feed.sent.at(-1)!;
@@ -92,13 +92,8 @@ describe('outbox full while the broker is down', () => {
     const locations = () => readStream<Loc>(world.storeDir, world.deviceId, 'location').map((r) => r.m);
     await waitFor('the last location at the ingest', () => locations().some((l) => l.fix.time === lastSent.time) || undefined, 10_000);
 
-    // The storage reports.
-    const events = readStream<Ev>(world.storeDir, world.deviceId, 'event').map((r) => r.m);
-    const storage = events.filter((e) => e.kind === 'storage');
-    expect(storage.length, `storage events; events: ${JSON.stringify(events.map((e) => e.kind))}`).toBeGreaterThanOrEqual(1);
-    const thinnedReports = storage.filter((e) => e.data?.lane === 'location' && e.data.reason === 'thinned');
-    expect(thinnedReports.length).toBeGreaterThanOrEqual(1);
-
+    // The storage reports: the newest one's cumulative count covers every thinned location.
+    const storage = () => readStream<Ev>(world.storeDir, world.deviceId, 'event').map((r) => r.m).filter((e) => e.kind === 'storage');
     // The thinned track: gaps in seq, first and last kept, every reported drop visible as a hole.
     const locs = locations();
     const seqs = locs.map((l) => l.seq);
@@ -106,10 +101,10 @@ describe('outbox full while the broker is down', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     const gaps = holes(seqs);
     expect(gaps.length, 'seq gaps left by thinning').toBeGreaterThan(0);
-    // Every dropped location is a hole, and every hole was reported by one of the storage reports.
-    for (const e of thinnedReports) reports.set(e.id, e.data?.count ?? 0);
-    expect(gaps.length).toBe([...reports.values()].reduce((a, b) => a + b, 0));
-    expect(Math.max(...seqs), 'the last location made is kept').toBe(locs.find((l) => l.fix.time === lastSent.time)!.seq);
+    // Every dropped location is a hole, and every hole is counted by the newest storage report.
+    await waitFor(`a storage report counting all ${gaps.length} thinned locations`, () => Math.max(0, ...storage().map(cumulativeThinned)) === gaps.length || undefined, 15_000);
+    // The newest location queued during the outage (the feed's last point) survived every pass.
+    expect(locs.some((l) => l.fix.time === lastSent.time), 'the last location queued is kept').toBe(true);
     // The feed started during the outage, so every location of this boot queued: the first one (seq 0) survives every pass.
     expect(seqs, 'the first location made is kept').toContain(0);
 
