@@ -267,6 +267,22 @@ describe('reopening when the device goes away (stand-in port)', () => {
     await validLines(link, 1);
   });
 
+  it('turns an unexpected throw while opening into a retry, not a crash', async () => {
+    const device = fakeDevice(9600);
+    let calls = 0;
+    const splitter = () => {
+      if (++calls === 1) throw new Error('splitter exploded');
+      return new LineSplitter();
+    };
+    const { link } = makeLink({ path: await deviceFile(), openPort: device.open, splitter });
+    const down = reach(link, 'disconnected');
+    link.start();
+    expect(await down).toBe('gps link failed: splitter exploded');
+    await reach(link, 'connected');
+    await validLines(link, 1);
+    expect(device.ports.filter((p) => p.isOpen)).toHaveLength(1);
+  });
+
   it('survives an error event on the port', async () => {
     const device = fakeDevice(9600);
     const { link } = makeLink({ path: await deviceFile(), openPort: device.open });

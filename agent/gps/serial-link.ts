@@ -98,6 +98,7 @@ export class SerialLink extends EventEmitter {
   #lastValidAt = 0;
   #baud: number | undefined;
   #cancelDetect: (() => void) | undefined;
+  #connecting: Promise<void> | undefined;
 
   constructor(o: SerialLinkOptions) {
     super();
@@ -124,7 +125,7 @@ export class SerialLink extends EventEmitter {
     this.#started = true;
     this.#watchdog = setInterval(() => this.#check(), Math.max(10, Math.min(1000, this.#noDataMs / 2)));
     this.#watchdog.unref();
-    void this.#connect();
+    this.#reconnect();
   }
 
   /** Closes the port and stops reopening it; no state is emitted after this. */
@@ -133,6 +134,8 @@ export class SerialLink extends EventEmitter {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#cancelDetect?.();
+    // An open in flight closes its port itself once it sees the stop; wait for that too.
+    await this.#connecting;
     const port = this.#port;
     this.#port = undefined;
     if (port) await closePort(port);
@@ -152,8 +155,16 @@ export class SerialLink extends EventEmitter {
     this.#o.logger.debug({ path: this.#o.path, reason, delayMs: delay }, 'gps link reopening');
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#connect();
+      this.#reconnect();
     }, delay);
+  }
+
+  #reconnect(): void {
+    // Nothing in #connect should throw; if something does (a splitter factory, a stand-in), it is one more reason to retry, never a crash.
+    const attempt = this.#connect().catch((err: unknown) => this.#retry(`gps link failed: ${errorText(err)}`)).finally(() => {
+      if (this.#connecting === attempt) this.#connecting = undefined;
+    });
+    this.#connecting = attempt;
   }
 
   async #connect(): Promise<void> {
@@ -181,10 +192,17 @@ export class SerialLink extends EventEmitter {
       await closePort(port);
       return;
     }
-    this.#attach(port, baud);
+    let splitter: Transform;
+    try {
+      splitter = this.#o.splitter();
+    } catch (err) {
+      await closePort(port);
+      return this.#retry(`gps link failed: ${errorText(err)}`);
+    }
+    this.#attach(port, baud, splitter);
   }
 
-  #attach(port: OpenedPort, baud: number): void {
+  #attach(port: OpenedPort, baud: number, splitter: Transform): void {
     const path = this.#o.path;
     this.#port = port;
     this.#baud = baud;
@@ -192,7 +210,6 @@ export class SerialLink extends EventEmitter {
     void nodeIdentity(path).then((id) => {
       if (this.#port === port) this.#portNode = id;
     });
-    const splitter = this.#o.splitter();
     port.on('error', (err: Error) => this.#o.logger.warn({ path, err: err.message }, 'gps port error'));
     // The stream ending is not a close: the descriptor would stay open and useless.
     port.once('end', () => this.#closeDeliberately(port, 'end of stream'));
@@ -263,8 +280,12 @@ export class SerialLink extends EventEmitter {
         return `cannot open ${path} at ${baud} baud: ${errorText(err)}`;
       }
       port.on('error', (err: Error) => this.#o.logger.debug({ path, baud, err: err.message }, 'gps port error during baud detection'));
-      const valid = await this.#countValid(port, this.#o.detectWindowMs ?? 2500);
-      await closePort(port);
+      let valid: number;
+      try {
+        valid = await this.#countValid(port, this.#o.detectWindowMs ?? 2500);
+      } finally {
+        await closePort(port);
+      }
       if (valid >= DETECT_VALID_LINES) {
         this.#o.logger.info({ path, baud }, 'gps baud rate detected');
         return baud;
