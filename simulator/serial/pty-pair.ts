@@ -61,13 +61,22 @@ async function viaSocat(devicePath: string): Promise<PtyPair> {
   const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
-  await waitForPath(devicePath, child, () => log);
-  await waitForPath(hostPath, child, () => log);
-  const port = new SerialPort({ path: hostPath, baudRate: 9600 });
-  await new Promise<void>((resolve, reject) => {
-    port.once('open', () => resolve());
-    port.once('error', reject);
-  });
+  const port = await (async () => {
+    try {
+      await waitForPath(devicePath, child, () => log);
+      await waitForPath(hostPath, child, () => log);
+      const p = new SerialPort({ path: hostPath, baudRate: 9600 });
+      await new Promise<void>((resolve, reject) => {
+        p.once('open', () => resolve());
+        p.once('error', reject);
+      });
+      return p;
+    } catch (err) {
+      // Leave no socat behind when the pair could not be made.
+      await stopChild(child);
+      throw err;
+    }
+  })();
   port.on('error', () => { /* the other side vanished; close() reports nothing more useful */ });
   return {
     devicePath,
@@ -108,7 +117,12 @@ async function viaPython(devicePath: string): Promise<PtyPair> {
   let log = '';
   child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
   child.stdin?.on('error', () => { /* relay gone: close() handles it */ });
-  await waitForPath(devicePath, child, () => log);
+  try {
+    await waitForPath(devicePath, child, () => log);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
   return {
     devicePath,
     via: 'python3',
