@@ -8,6 +8,7 @@ import type { Gap } from '../../protocol/media.js';
 import { chunkIndexOf, type CapturePlan } from './capture-profiles.js';
 import { salvage, QUARANTINE_DIR, type SalvageResult } from './salvage.js';
 import { SegmentListParser, type SegmentEntry } from './segment-list.js';
+import { forgetCaptureProcesses, noteCaptureProcesses, reapStaleCapture } from './stale-capture.js';
 
 /** A finished chunk file. Times are epoch ms: the run's wall-clock start plus the segment list's offsets. */
 export interface ChunkEvent {
@@ -113,6 +114,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
    */
   async salvage(knownFiles: Iterable<string> = []): Promise<SalvageResult[]> {
     for (const f of knownFiles) this.#known.add(f);
+    await this.#reapStale();
     return this.#salvageUnlisted(undefined);
   }
 
@@ -120,6 +122,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   async start(): Promise<void> {
     if (this.#state !== 'idle' && this.#state !== 'stopped') throw new Error(`recorder is ${this.#state}; start() needs it idle or stopped`);
     await mkdir(this.#o.chunkDir, { recursive: true });
+    await this.#reapStale();
     this.#nextIndex = Math.max(this.#nextIndex, await this.#highestIndex() + 1);
     this.#delayMs = this.#o.backoff.initialMs;
     this.#setState('starting');
@@ -144,6 +147,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     }, this.#o.stopTimeoutMs);
     await run.closed;
     clearTimeout(killer);
+  }
+
+  /** Kills capture processes a crashed agent left writing into the chunk dir, before anything reads or numbers its files. */
+  async #reapStale(): Promise<void> {
+    const killed = await reapStaleCapture(this.#o.chunkDir);
+    if (killed.length > 0) this.emit('warning', `killed capture processes ${killed.join(', ')} left running by a previous agent`);
   }
 
   #setState(state: RecorderState, reason?: string): void {
@@ -176,6 +185,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       procs[1].stdin?.on('error', () => undefined); // the source dying is handled on close
     }
     const ffmpeg = procs[procs.length - 1];
+    try {
+      noteCaptureProcesses(this.#o.chunkDir, procs.map((p) => p.pid));
+    } catch (err) {
+      this.emit('warning', `could not note the capture processes (an agent crash would leave them running): ${(err as Error).message}`);
+    }
     const run: Run = { procs, ffmpeg, plan, wallStart, lastEnd: wallStart, chunks: 0, stderrTail: '', killedByUs: false, intake: Promise.resolve(), closed: Promise.resolve() };
     // 'close' (not 'exit') fires after stdout is drained, so no listed chunk is missed.
     run.closed = Promise.all(procs.map((p) => new Promise<void>((r) => p.once('close', () => r())))).then(() => this.#onClosed(run));
@@ -234,6 +248,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   async #onClosed(run: Run): Promise<void> {
+    forgetCaptureProcesses(this.#o.chunkDir);
     await run.intake;
     this.#run = undefined;
     await this.#salvageUnlisted(run).catch((err: Error) => this.emit('warning', `salvage after ffmpeg exit failed: ${err.message}`));
