@@ -8,8 +8,8 @@ import type { EventEmitter } from 'node:events';
  * Rules every InputLine follows:
  * - `start()` resolves once the line is configured and edges will be seen; it
  *   rejects (with the chip/line named) if the line cannot be found or opened.
- *   Calling it again after it resolved is an error; after a rejection (and
- *   `stop()`) it may be called again, which is how a missing line is retried.
+ *   Calling it again while started is an error; after a rejection or `stop()`
+ *   it may be called again, which is how a missing line is retried.
  * - `read()` resolves to the current logical level (after active-low). While
  *   monitoring it answers from the last known level, because the kernel grants a
  *   line to one requester at a time.

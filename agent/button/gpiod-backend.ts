@@ -89,6 +89,8 @@ export class GpiodInputLine extends EventEmitter implements InputLine {
     if (this.#started) throw new Error('GPIO line already started');
     this.#started = true;
     this.#stopping = false;
+    this.#faulted = false;
+    this.#restartDelay = this.#restartInitialMs;
     try {
       this.#version = await detectGpiodVersion(this.#cfg.toolsDir);
       this.#ref = await resolveGpiodLine(this.#version, this.#cfg);
@@ -138,6 +140,7 @@ export class GpiodInputLine extends EventEmitter implements InputLine {
       child.kill('SIGTERM');
       await exited;
     }
+    this.#started = false;
   }
 
   #describe(): string {

@@ -65,10 +65,18 @@ async function exportLine(cfg: GpioLineConfig, s: Scheduler, timeoutMs = 3000): 
   // The kernel creates the directory at once, but udev may still be fixing its
   // permissions; wait until the files are writable.
   const deadline = s.now() + timeoutMs;
+  let rewriteAt = s.now() + 100;
   for (;;) {
     const ok = await access(join(dir, 'direction'), constants.W_OK).then(() => true, () => false);
     if (ok) break;
     if (s.now() > deadline) throw new Error(`exported gpio${number} (${cfg.chip} line ${offset}) but ${dir} did not become writable within ${timeoutMs} ms`);
+    if (!present && s.now() > rewriteAt && !(await access(dir).then(() => true, () => false))) {
+      // The kernel makes gpioN/ within the write itself, so if it is still missing our
+      // write was lost: emulations built on a plain file (the simulator's tree) keep only
+      // the last of two exports made at once (button and LED at start-up).
+      rewriteAt = s.now() + 100;
+      await writeFile(join(cfg.sysfsRoot, 'export'), String(number)).catch(() => {});
+    }
     await new Promise<void>((r) => s.setTimeout(r, 5));
   }
   return { dir, number, exportedByUs: !present };
@@ -120,6 +128,7 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
     if (this.#started) throw new Error('GPIO line already started');
     this.#started = true;
     this.#stopping = false;
+    this.#faulted = false;
     try {
       await this.#configure();
       this.#level = await this.#readValue();
@@ -142,6 +151,7 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
     this.#s.clearTimeout(this.#timer);
     this.#timer = undefined;
     await unexportLine(this.#cfg, this.#line);
+    this.#started = false;
   }
 
   async #configure(): Promise<void> {
@@ -160,10 +170,15 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
 
   async #readValue(): Promise<0 | 1> {
     const path = join(this.#line?.dir ?? '', 'value');
-    const text = await readFile(path, 'utf8');
-    const v = parseValue(text);
-    if (v === undefined) throw new Error(`unexpected content in ${path}: ${JSON.stringify(text)}`);
-    return this.#logical(v);
+    // An empty read can happen while a writer replaces the file (emulations built on
+    // plain files); it is not a level, so look again rather than fail the start.
+    for (let attempt = 1; ; attempt++) {
+      const text = await readFile(path, 'utf8');
+      const v = parseValue(text);
+      if (v !== undefined) return this.#logical(v);
+      if (text !== '' || attempt >= 5) throw new Error(`unexpected content in ${path}: ${JSON.stringify(text)}`);
+      await new Promise<void>((r) => this.#s.setTimeout(r, 2));
+    }
   }
 
   #arm(ms: number): void {

@@ -111,6 +111,20 @@ describe('sysfs backend with SysfsGpioTree', () => {
     expect(w.faults).toEqual(['fault', 'recovered']);
   });
 
+  it('can be started again after stop (how the agent retries a line it could not read)', async () => {
+    const t = tree();
+    const line = openInputLine({ backend: 'sysfs', sysfsRoot: t.root, line: 17 });
+    cleanups.push(() => line.stop());
+    await line.start();
+    await line.stop();
+    await line.start();
+    expect(await line.read()).toBe(0);
+    const edge = waitFor<EdgeEvent>(line, 'edge', (e) => e.value === 1);
+    t.press();
+    await edge;
+    await expect(line.start()).rejects.toThrow(/already started/);
+  });
+
   it('drives an output line: the feedback blink shows as level changes in the tree', async () => {
     const t = tree();
     const out = openOutputLine({ backend: 'sysfs', sysfsRoot: t.root, line: 27 });
