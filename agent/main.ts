@@ -166,7 +166,11 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       const feedback = new Feedback(out, realScheduler);
       feedback.show(sos.state.phase);
       sos.on('transition', () => feedback.show(sos.state.phase));
-      stops.push(() => feedback.dispose());
+      // close() releases the line: a gpioset left holding it keeps the process from exiting.
+      stops.push(async () => {
+        await feedback.dispose();
+        await out.close();
+      });
     }
     // The line may be missing at boot (gpio not yet exported, tools not installed):
     // keep trying in the background and report it; GPS and transport run meanwhile.
