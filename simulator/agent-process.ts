@@ -52,7 +52,9 @@ export class AgentProcess {
 
   /** (Re)starts the process with the same config. */
   spawn(): void {
-    const child = spawn(process.execPath, [cliPath(), 'agent', '--config', this.configPath], {
+    // NREC_AGENT_NODE_ARGS passes extra node flags (e.g. --cpu-prof) to the agent for profiling.
+    const nodeArgs = (process.env.NREC_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, cliPath(), 'agent', '--config', this.configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NREC_LOG_LEVEL: process.env.NREC_LOG_LEVEL ?? 'info' },
     });

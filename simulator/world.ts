@@ -84,6 +84,7 @@ export class World {
     const gps = await createPtyPair(join(workDir, 'gps-tty'));
     const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000, speedMps: o.gpsSpeedMps });
     const gpio = new SysfsGpioTree({ root: join(workDir, 'sys-class-gpio') });
+    gpio.on('error', (err: Error) => o.logger.warn({ err: err.message }, 'sysfs GPIO stand-in'));
     const backend = o.buttonBackend ?? 'sysfs';
     const gpiod = backend === 'sysfs' ? undefined : await createGpiodToolsStandIn({ version: backend === 'gpiod-v1' ? 1 : 2, dir: join(workDir, 'gpiod') });
     const buttonBase = gpiod === undefined

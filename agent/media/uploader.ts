@@ -60,6 +60,9 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
   readonly #pending = new Map<number, Pending>();
   readonly #topicPart: string;
   readonly #topicHeader: string;
+  readonly #dirty = new Set<Pending>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  readonly #writeProgress: (rows: Pending[]) => void;
 
   constructor(o: UploaderOptions) {
     super();
@@ -78,6 +81,11 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
       byMsg: this.#db.prepare<[string], Row>('SELECT * FROM chunks WHERE msg_id = ?'),
       del: this.#db.prepare<[number]>('DELETE FROM chunks WHERE id = ?'),
     };
+    this.#writeProgress = this.#db.transaction((rows: Pending[]) => {
+      for (const p of rows) {
+        if (this.#pending.has(p.row.id)) this.#st.sent.run(Array.from(p.sent, (b) => (b === 1 ? '1' : '0')).join(''), p.row.complete_at, p.row.id);
+      }
+    });
     const deviceId = o.envelope.deviceId;
     this.#topicPart = deviceTopic(deviceId, 'media', 'part');
     this.#topicHeader = deviceTopic(deviceId, 'media', 'chunk');
@@ -195,9 +203,28 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     this.emit('ready');
   }
 
+  /**
+   * Part progress is written in batches (at most every 500 ms, and at once when
+   * a chunk completes): one fsync per PUBACK cost the agent ~0.7 s of CPU per
+   * 20 s of 720p upload in media-overhead. Losing a batch to a power cut only
+   * means re-sending those parts; the ingest deduplicates them.
+   */
   #persist(p: Pending, completeAt: number | null): void {
     p.row.complete_at = completeAt;
-    this.#st.sent.run(Array.from(p.sent, (b) => (b === 1 ? '1' : '0')).join(''), completeAt, p.row.id);
+    this.#dirty.add(p);
+    if (completeAt !== null) return this.#flushProgress();
+    if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.#flushProgress(), 500);
+      this.#flushTimer.unref();
+    }
+  }
+
+  #flushProgress(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    this.#writeProgress(dirty);
   }
 
   /** The ingest acknowledged these message ids; returns the paths of chunks now safely stored there. */
@@ -214,6 +241,7 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
   }
 
   close(): void {
+    this.#flushProgress();
     this.#db.close();
   }
 }
