@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
 import { deviceTopic } from '../protocol/index.js';
 import { decodePart } from '../protocol/media.js';
-import { Cleanup, Mosquitto, World, waitFor } from './support/index.js';
+import { Cleanup, Mosquitto, World, makeTempDir, waitFor } from './support/index.js';
 import { childPids, command, probe, runVerify, storedSession, storedSessions, type StoredSession } from './support/evidence.js';
 
 const logger = createLogger('test', { level: 'warn' });
@@ -76,8 +76,9 @@ describe('evidence under faults', () => {
 
   beforeAll(async () => {
     mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const workDir = cleanup.add(await makeTempDir('nrec-evidence-'), (d) => d.remove());
     world = cleanup.add(await World.create({
-      logger, brokerUrl: mosquitto.url, media: true,
+      logger, workDir: workDir.path, brokerUrl: mosquitto.url, media: true,
       agentConfig: { transport: { bulkAdaptive: false, bulkMinKbps: UPLOAD_KBPS, bulkMaxKbps: UPLOAD_KBPS } },
     }), (w) => w.close());
     chunkDir = join(String(world.agentConfig.dataDir), 'chunks');
@@ -145,7 +146,7 @@ describe('evidence under faults', () => {
         if (!d.ok || d.header.sessionId === visit1.sessionId) return;
         const h = d.header;
         const stored = storedSession(world.storeDir, world.deviceId, h.sessionId).chain.some((r) => r.meta.index === h.chunkIndex);
-        if (!stored && h.chunkIndex >= 1 && h.part >= 1 && h.part <= h.parts - 2) resolve({ sessionId: h.sessionId, chunkIndex: h.chunkIndex });
+        if (!stored && h.chunkIndex >= 1 && h.part >= 1 && h.part <= h.parts - 3) resolve({ sessionId: h.sessionId, chunkIndex: h.chunkIndex });
       });
     });
     const agentPid = world.agent.pid!;

@@ -11,14 +11,15 @@ import { join } from 'node:path';
 import { readdirSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
-import { Cleanup, Mosquitto, World, nextStored, waitFor } from './support/index.js';
+import { readStream } from '../ingest/index.js';
+import { Cleanup, Mosquitto, World, makeTempDir, nextStored, waitFor } from './support/index.js';
 import { childPids, command, runVerify, storedSessions } from './support/evidence.js';
 
 const logger = createLogger('test', { level: 'warn' });
 const QUOTA = 1_048_576;
 const VISIT = 'visit-quota';
 
-interface EventMsg { kind: string; severity: string; message: string; data?: { usedBytes?: number; quotaBytes?: number; pendingChunks?: number } }
+interface EventMsg { ts: number; kind: string; severity: string; message: string; data?: { usedBytes?: number; quotaBytes?: number; pendingChunks?: number } }
 
 describe('evidence quota while offline', () => {
   const cleanup = new Cleanup();
@@ -27,7 +28,8 @@ describe('evidence quota while offline', () => {
 
   beforeAll(async () => {
     mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, media: true, agentConfig: { media: { quotaBytes: QUOTA } } }), (w) => w.close());
+    const workDir = cleanup.add(await makeTempDir('nrec-evidence-'), (d) => d.remove());
+    world = cleanup.add(await World.create({ logger, workDir: workDir.path, brokerUrl: mosquitto.url, media: true, agentConfig: { media: { quotaBytes: QUOTA } } }), (w) => w.close());
     await waitFor('agent birth', () => world.ingest.stats.accepted.status, 30_000);
     await world.agent.waitForLine('"recorder":"running"');
   });
@@ -41,6 +43,7 @@ describe('evidence quota while offline', () => {
     await waitFor('the first chunk of the visit stored', () => (ofVisit()?.chain.length ?? 0) >= 1, 30_000, 100);
 
     await mosquitto.stop();
+    const outageFrom = Date.now();
     const halted = await world.agent.waitForLine('capture stopped', 90_000);
     expect(JSON.parse(halted)).toMatchObject({ quota: QUOTA });
     expect((JSON.parse(halted) as { used: number }).used).toBeGreaterThan(QUOTA);
@@ -57,6 +60,11 @@ describe('evidence quota while offline', () => {
     expect(ev).toMatchObject({ kind: 'storage', severity: 'critical', data: { quotaBytes: QUOTA } });
     expect(ev.data!.usedBytes).toBeGreaterThan(QUOTA);
     expect(ev.data!.pendingChunks).toBeGreaterThan(0);
+    // The event rides the alarm lane: it reaches the ingest before the locations queued during the outage ahead of it.
+    const storageRx = readStream<EventMsg & { id: string }>(world.storeDir, world.deviceId, 'event').find((l) => l.m.kind === 'storage')!.rx;
+    const queuedEarlier = () => readStream<{ ts: number }>(world.storeDir, world.deviceId, 'location').filter((l) => l.m.ts > outageFrom + 1000 && l.m.ts < ev.ts);
+    await waitFor('the locations queued during the outage', () => queuedEarlier().length > 0 || undefined, 30_000, 100);
+    for (const l of queuedEarlier()) expect(l.rx, `location made at ${l.m.ts} received before the storage event`).toBeGreaterThanOrEqual(storageRx);
 
     const session = await waitFor('the visit manifest and every chunk it lists', () => {
       const s = ofVisit();

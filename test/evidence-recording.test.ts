@@ -29,7 +29,8 @@ describe('evidence recording', () => {
 
   beforeAll(async () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
+    const workDir = cleanup.add(await makeTempDir('nrec-evidence-'), (d) => d.remove());
+    world = cleanup.add(await World.create({ logger, workDir: workDir.path, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
     await waitFor('agent birth', () => world.ingest.stats.accepted.status, 30_000);
     await world.agent.waitForLine('"recorder":"running"');
   });

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
-import { Cleanup, Mosquitto, World, nextStored, waitFor } from './support/index.js';
+import { Cleanup, Mosquitto, World, makeTempDir, nextStored, waitFor } from './support/index.js';
 import { probe, runVerify, storedSessions } from './support/evidence.js';
 
 const logger = createLogger('test', { level: 'warn' });
@@ -23,7 +23,8 @@ describe('evidence on SOS', () => {
 
   beforeAll(async () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
+    const workDir = cleanup.add(await makeTempDir('nrec-evidence-'), (d) => d.remove());
+    world = cleanup.add(await World.create({ logger, workDir: workDir.path, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
     await waitFor('agent birth', () => world.ingest.stats.accepted.status, 30_000);
     await world.agent.waitForLine('sysfs watching button line');
   });

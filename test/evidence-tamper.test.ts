@@ -41,7 +41,8 @@ describe('evidence tampering', () => {
 
   beforeAll(async () => {
     mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
+    const workDir = cleanup.add(await makeTempDir('nrec-evidence-'), (d) => d.remove());
+    world = cleanup.add(await World.create({ logger, workDir: workDir.path, brokerUrl: mosquitto.url, media: true }), (w) => w.close());
     await waitFor('agent birth', () => world.ingest.stats.accepted.status, 30_000);
     await world.agent.waitForLine('"recorder":"running"');
     const ofVisit = (v: string) => storedSessions(world.storeDir, world.deviceId).find((s) => s.chain[0]?.meta.visitId === v);
