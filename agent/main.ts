@@ -8,6 +8,7 @@ import { CommandRegistry } from './commands/command-registry.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { GpsService, type GeofenceEvent, type ReportReason } from './gps/gps-service.js';
 import { registerGpsCommands } from './gps/gps-commands.js';
+import { registerVisitCommands } from './commands/visit-commands.js';
 import { HealthMonitor } from './health/index.js';
 import type { Fix as WireFix, HealthBody } from '../protocol/index.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -41,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger('agent', { level: config.logLevel });
+  // A stray rejection must not take the alarm down with it; log it loudly and carry on.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
   const agent = await startAgent(config, configPath, logger);
   await new Promise<void>((r) => {
     process.once('SIGTERM', r);
@@ -102,13 +105,18 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   if (config.gps.enabled) {
     gps.on('report', (fix: WireFix, reason: ReportReason) => void transport.send('location', 'location', { fix, reason }).catch((err: Error) => logger.error({ err: err.message }, 'location not stored')));
     gps.on('link', (state: string, detail?: string) => {
-      void transport.send('status', 'event', { kind: 'gps.link', severity: state === 'connected' ? 'info' : 'warning', message: `gps ${state}${detail ? `: ${detail}` : ''}`, data: { state } });
+      transport.event({ kind: 'gps.link', severity: state === 'connected' ? 'info' : 'warning', message: `gps ${state}${detail ? `: ${detail}` : ''}`, data: { state } });
       void health.check();
     });
     gps.on('geofence', (e: GeofenceEvent) => {
-      void transport.send('status', 'event', { kind: `geofence.${e.type}`, severity: 'info', message: `${e.type} ${e.fenceId} (${Math.round(e.distanceM)} m from centre)`, data: { fenceId: e.fenceId, distanceM: e.distanceM } });
+      transport.event({ kind: `geofence.${e.type}`, severity: 'info', message: `${e.type} ${e.fenceId} (${Math.round(e.distanceM)} m from centre)`, data: { fenceId: e.fenceId, distanceM: e.distanceM } });
     });
-    health.registerState('gps', () => ({ link: gps.linkState ?? 'off', skewMs: gps.skewMs ?? null }));
+    // Skew in whole seconds, zero below one: a per-millisecond value would change on every fix and
+    // every change is a reason for a health report.
+    health.registerState('gps', () => {
+      const skew = gps.skewMs;
+      return { link: gps.linkState ?? 'off', clockSkewS: skew === undefined || Math.abs(skew) < 1000 ? 0 : Math.round(skew / 1000) };
+    });
     registerGpsCommands(commands, gps);
     gps.start();
   }
@@ -131,11 +139,6 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       media = await setupMedia({
         config, logger, envelope, outbox, transport, commands, session,
         position: () => gps.lastFix(),
-        onVisit: (v) => {
-          gps.setVisit(v.active);
-          if (v.active && v.geofence && v.visitId) gps.setGeofence({ id: v.visitId, ...v.geofence });
-          if (!v.active) gps.clearGeofence();
-        },
       });
       const handle = media;
       health.registerState('recorder', () => ({ state: handle.recorderState(), pendingChunks: handle.uploader.pendingChunks, pendingBytes: handle.uploader.pendingBytes }));
@@ -143,9 +146,14 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     } catch (err) {
       // No camera, no ffmpeg, a bad key file: evidence is unavailable, but GPS and the alarm must keep working.
       logger.error({ err: (err as Error).message }, 'media capture unavailable');
-      void transport.send('status', 'event', { kind: 'recorder.fault', severity: 'critical', message: `evidence capture unavailable: ${(err as Error).message}` });
+      transport.event({ kind: 'recorder.fault', severity: 'critical', message: `evidence capture unavailable: ${(err as Error).message}` });
     }
   }
+  registerVisitCommands(commands, {
+    gps,
+    recording: media && { start: (visitId) => media!.startRecording(visitId), stop: () => media!.stopRecording() },
+  });
+
   if (config.button.enabled) {
     const b = config.button;
     const sos = new SosMachine(realScheduler, new FileSosStore(join(config.dataDir, 'sos-state.json')), { resendIntervalMs: b.resendS * 1000 });
@@ -159,8 +167,8 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       cancelWindowMs: b.cancelWindowS * 1000,
     });
     pipeline.on('press', (e) => alarms.onPress(e));
-    pipeline.on('fault', (e: { reason: string }) => void transport.send('status', 'event', { kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` }));
-    pipeline.on('recovered', (e: { reason: string }) => void transport.send('status', 'event', { kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` }));
+    pipeline.on('fault', (e: { reason: string }) => transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` }));
+    pipeline.on('recovered', (e: { reason: string }) => transport.event({ kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` }));
     if (b.feedbackLine !== undefined) {
       const out = openOutputLine({ ...lineConfig, line: b.feedbackLine, activeLow: false, bias: 'as-is' }, realScheduler, logger);
       const feedback = new Feedback(out, realScheduler);
@@ -183,7 +191,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       } catch (err) {
         if (attempt === 0) {
           logger.error({ err: (err as Error).message }, 'alarm button unavailable; retrying in the background');
-          void transport.send('status', 'event', { kind: 'button.fault', severity: 'critical', message: `alarm button unavailable: ${(err as Error).message}` });
+          transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button unavailable: ${(err as Error).message}` });
         }
         await line.stop().catch(() => undefined);
         retry = setTimeout(() => void startLine(attempt + 1), Math.min(5000, 250 * 2 ** attempt));

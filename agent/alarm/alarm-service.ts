@@ -51,7 +51,7 @@ export class AlarmService {
       const r = sos.cancel();
       if (!r.ok) this.#d.logger.info({ reason: r.error }, 'cancel gesture ignored');
     } else if (e.kind === 'stuck' || e.kind === 'unstuck') {
-      void this.#d.transport.send('status', 'event', {
+      this.#d.transport.event({
         kind: e.kind === 'stuck' ? 'button.stuck' : 'button.unstuck',
         severity: e.kind === 'stuck' ? 'warning' : 'info',
         message: e.kind === 'stuck' ? 'alarm button held for over 30 s: treated as a fault, not as alarms' : 'alarm button released',

@@ -27,8 +27,6 @@ export interface MediaDeps {
   commands: CommandRegistry;
   session: SessionBase;
   position: () => Fix | undefined;
-  /** Called with a visit's start/end so GPS can switch rate and geofence. */
-  onVisit: (v: { active: boolean; visitId?: string; geofence?: { lat: number; lon: number; radiusM: number } }) => void;
 }
 
 export interface MediaHandle {
@@ -36,6 +34,8 @@ export interface MediaHandle {
   uploader: ChunkUploader;
   bulk: BulkPump;
   recorderState: () => string;
+  startRecording(visitId: string): Promise<void>;
+  stopRecording(): Promise<void>;
   onSos(alarmId: string): void;
   /** Stops capture and closes the open session (uploads continue). */
   stop(): Promise<void>;
@@ -113,12 +113,12 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
       await service.setBase('off');
       await service.stopRecording().catch(() => undefined);
       logger.error({ used, quota: m.quotaBytes }, 'media quota reached by unuploaded evidence: capture stopped');
-      void transport.send('alarm', 'event', {
+      transport.event({
         kind: 'storage',
         severity: 'critical',
         message: `evidence storage full (${used} of ${m.quotaBytes} bytes, not yet uploaded): recording stopped, nothing deleted`,
         data: { usedBytes: used, quotaBytes: m.quotaBytes, pendingChunks: uploader.pendingChunks },
-      });
+      }, 'alarm');
     }
   };
 
@@ -134,11 +134,11 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   });
   service.on('status', (s) => {
     logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
-    if (s.state === 'fault') void transport.send('status', 'event', { kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
+    if (s.state === 'fault') transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
   });
   service.on('warning', (w) => logger.warn({ warning: w }, 'media'));
   uploader.on('lost', (path: string, why: string) => {
-    void transport.send('status', 'event', { kind: 'media.lost', severity: 'critical', message: `evidence chunk ${basename(path)} could not be uploaded: ${why}` });
+    transport.event({ kind: 'media.lost', severity: 'critical', message: `evidence chunk ${basename(path)} could not be uploaded: ${why}` });
   });
 
   transport.on('ack', (payload: Buffer) => {
@@ -172,21 +172,6 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     await service.stopRecording();
     return { result: { recording: false } };
   });
-  d.commands.register('visit.start', async (args) => {
-    const visitId = requireVisitId(args);
-    if (typeof args.consent !== 'boolean') throw new Error('args.consent (boolean: may the visit be recorded) is required');
-    const g = args.geofence as { lat?: unknown; lon?: unknown; radiusM?: unknown } | undefined;
-    const geofence = g && typeof g.lat === 'number' && typeof g.lon === 'number' && typeof g.radiusM === 'number' ? { lat: g.lat, lon: g.lon, radiusM: g.radiusM } : undefined;
-    d.onVisit({ active: true, visitId, geofence });
-    if (args.consent) await service.startRecording(visitId);
-    return { result: { visitId, recording: args.consent } };
-  });
-  d.commands.register('visit.end', async () => {
-    d.onVisit({ active: false });
-    await service.stopRecording();
-    return { result: { visit: 'ended' } };
-  });
-
   await mkdirp(chunkDir);
   await recorder.salvage([...uploader.pendingPaths()].map((p) => basename(p)));
   await service.start();
@@ -196,6 +181,8 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     uploader,
     bulk,
     recorderState: () => recorder.state,
+    startRecording: (visitId) => service.startRecording(visitId),
+    stopRecording: () => service.stopRecording(),
     onSos: (alarmId) => void service.onSos(alarmId).catch((err: Error) => logger.error({ err: err.message }, 'SOS recording failed')),
     async stop() {
       await service.shutdown();

@@ -91,6 +91,11 @@ export class Transport extends EventEmitter {
     return msg;
   }
 
+  /** Publishes a device event (status lane unless given); never rejects: a failure to store it is logged. */
+  event(body: { kind: string; severity: 'info' | 'warning' | 'critical'; message: string; data?: Record<string, unknown> }, lane: ControlLane = 'status'): void {
+    this.send(lane, 'event', body).catch((err: Error) => this.#o.logger.error({ err: err.message, kind: body.kind }, 'event not stored'));
+  }
+
   /** Tells the pump there is work (after an ingest ack freed room, say). */
   kick(): void {
     this.#pump.kick();
