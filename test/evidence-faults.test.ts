@@ -36,11 +36,11 @@ const logger = createLogger('test', { level: 'warn' });
 const UPLOAD_KBPS = 600;
 
 /** Rows of the agent's upload queue (read while the agent is dead, so the file is what the next boot finds). */
-function queuedChunks(dbPath: string): Array<{ session_id: string; idx: number }> {
+function queuedChunks(dbPath: string): Array<{ session_id: string; idx: number; path: string }> {
   if (!existsSync(dbPath)) return [];
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    return db.prepare<[], { session_id: string; idx: number }>('SELECT session_id, idx FROM chunks ORDER BY id').all();
+    return db.prepare<[], { session_id: string; idx: number; path: string }>('SELECT session_id, idx, path FROM chunks ORDER BY id').all();
   } finally {
     db.close();
   }
@@ -175,6 +175,9 @@ describe('evidence under faults', () => {
     }, 60_000, 200);
 
     expect(session.chain.map((r) => r.meta.index), 'exactly the committed chunks, once each').toEqual(committed);
+    // The ingest's acknowledgements reach the new process: its upload queue empties and the uploaded files are deleted.
+    await waitFor('the upload queue of the restarted agent empty', () => queuedChunks(dbPath).length === 0 || undefined, 30_000, 200);
+    await waitFor('the acknowledged chunk files deleted', () => queued.every((q) => !existsSync(q.path)) || undefined, 10_000, 100);
     await expectWholeChain(session);
     expect(session.manifest, 'sessions do not survive an agent restart: no manifest').toBeUndefined();
     expect(session.chain.every((r) => r.meta.visitId === 'visit-crash')).toBe(true);
