@@ -21,6 +21,9 @@
 //    session ("no manifest") as the only problem. A chunk ffmpeg finished but
 //    the agent had not yet hashed when it died is not committed to any
 //    session: the restarted agent salvages it into its buffer (not asserted).
+//    Also asserted: the dead agent's ffmpeg does not survive the restart (it
+//    would keep writing into the chunk dir), and the restarted process gets
+//    the ingest's acknowledgements, so its upload queue empties.
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
