@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const ackAfterMs = Number(values['ack-after']) * 1000;
   const logger = createLogger('sim', { level: process.env.NREC_LOG_LEVEL ?? 'warn' });
 
-  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media: !values['no-media'] });
+  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media: !values['no-media'], keepWorkDir: true });
   process.stderr.write(`nrec sim: broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log\n`);
   const alarms = new Map<string, string>();
   world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string }) => {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../agent/log/logger.js';
@@ -31,6 +31,8 @@ export interface WorldOptions {
   buttonBackend?: 'sysfs' | 'gpiod-v1' | 'gpiod-v2';
   /** Record evidence with the simulator's camera (lavfi test picture and tone). */
   media?: boolean;
+  /** Keep the auto-created work dir (and the store in it) after close(); `nrec sim` prints its path. Default false: tests leave nothing behind. */
+  keepWorkDir?: boolean;
   /** Where the agent's log lines go (default: <workDir>/agent.log). */
   agentLog?: string;
 }
@@ -55,6 +57,7 @@ export class World {
   agent!: AgentProcess;
   readonly #broker: EmbeddedBroker | undefined;
   readonly agentConfig: Record<string, unknown>;
+  #removeWorkDir = false;
 
   private constructor(init: {
     workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; gpiod?: GpiodLineController; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
@@ -106,6 +109,7 @@ export class World {
       media: section('media', o.media === true ? { enabled: true, profile: 'sim', width: 320, height: 240, fps: 10, videoKbps: 300, chunkS: 4, bufferS: 8, postEventS: 12 } : { enabled: false }),
     };
     const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, gpiod, broker, agentConfig });
+    world.#removeWorkDir = o.workDir === undefined && o.keepWorkDir !== true;
     world.agent = await AgentProcess.start(agentConfig, workDir, o.agentLog ?? join(workDir, 'agent.log'));
     if (o.autoFeed !== false) feed.start();
     return world;
@@ -125,6 +129,7 @@ export class World {
     await this.gpiod?.close();
     await this.ingest.stop();
     await this.#broker?.close();
+    if (this.#removeWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
 }
 

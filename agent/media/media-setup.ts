@@ -108,10 +108,12 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     }
     // Acknowledged chunks are deleted on acknowledgement, buffered chunks roll off on their own;
     // what remains is evidence not yet uploaded, which is never deleted.
+    // Stop again on every chunk over quota (a visit recording started meanwhile); an SOS keeps its
+    // post-event window regardless: an alarm's evidence outranks the quota.
+    await service.setBase('off');
+    await service.stopRecording().catch(() => undefined);
     if (!storageHalted) {
       storageHalted = true;
-      await service.setBase('off');
-      await service.stopRecording().catch(() => undefined);
       logger.error({ used, quota: m.quotaBytes }, 'media quota reached by unuploaded evidence: capture stopped');
       transport.event({
         kind: 'storage',
