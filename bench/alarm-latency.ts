@@ -14,6 +14,9 @@
 // (edge seen, hold timer, SOS state fsync); make = envelope ts − raised log;
 // deliver = receipt − envelope ts (outbox commit, pump, MQTT, broker, ingest fsync).
 // PRESSES (default 200), HOLD_MS (default 200, the config minimum is 100).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../agent/log/logger.js';
 import type { Ingest } from '../ingest/index.js';
@@ -53,8 +56,10 @@ function nextAlarm(ingest: Ingest, filter: (a: Alarm) => boolean, timeoutMs = 10
 }
 
 async function measure(backend: (typeof backends)[number], brokerUrl: string) {
+  const workDir = await mkdtemp(join(tmpdir(), 'nrec-bench-alarm-'));
   const world = await World.create({
     logger: silent,
+    workDir,
     brokerUrl,
     buttonBackend: backend,
     autoFeed: false,
@@ -106,6 +111,7 @@ async function measure(backend: (typeof backends)[number], brokerUrl: string) {
     return { latencies, detect, make, deliver };
   } finally {
     await world.close();
+    await rm(workDir, { recursive: true, force: true });
   }
 }
 

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
 import { readStream } from '../ingest/index.js';
-import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
+import { Cleanup, makeTempDir, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });
 const cleanup = new Cleanup();
@@ -31,8 +31,9 @@ const backends = ['sysfs', 'gpiod-v1', 'gpiod-v2'] as const;
 /** A world whose agent re-sends every second and drives an LED on line 27; records the LED's level changes. */
 async function ackWorld(backend: (typeof backends)[number]) {
   const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+  const dir = cleanup.add(await makeTempDir('nrec-alarm-'), (d) => d.remove());
   const world = cleanup.add(
-    await World.create({ logger, brokerUrl: mosquitto.url, buttonBackend: backend, autoFeed: false, agentConfig: { button: { resendS: RESEND_S, feedbackLine: LED } } }),
+    await World.create({ logger, workDir: dir.path, brokerUrl: mosquitto.url, buttonBackend: backend, autoFeed: false, agentConfig: { button: { resendS: RESEND_S, feedbackLine: LED } } }),
     (w) => w.close(),
   );
   const led: Array<{ level: 0 | 1; at: number }> = [];

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
 import { readStream } from '../ingest/index.js';
-import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
+import { Cleanup, makeTempDir, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });
 
@@ -31,9 +31,11 @@ describe.each(backends)('alarm button on the %s backend', (backend) => {
 
   beforeAll(async () => {
     mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const dir = cleanup.add(await makeTempDir('nrec-alarm-'), (d) => d.remove());
     world = cleanup.add(
       await World.create({
         logger,
+        workDir: dir.path,
         brokerUrl: mosquitto.url,
         buttonBackend: backend,
         autoFeed: false,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../agent/log/logger.js';
 import { readStream } from '../ingest/index.js';
-import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
+import { Cleanup, makeTempDir, Mosquitto, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });
 const cleanup = new Cleanup();
@@ -21,10 +21,12 @@ interface Alarm { id: string; alarmId: string; state: string; escalation: number
 describe('alarm across a broker outage', () => {
   it('an SOS raised while the broker is down arrives before the locations queued around it', async () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const dir = cleanup.add(await makeTempDir('nrec-alarm-'), (d) => d.remove());
     const world = cleanup.add(
       // 2.4 m per 200 ms epoch with a 1 m displacement threshold: every fix is a report.
       await World.create({
         logger,
+        workDir: dir.path,
         brokerUrl: mosquitto.url,
         gpsIntervalMs: 200,
         gpsSpeedMps: 12,
