@@ -1,5 +1,5 @@
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { AgentConfig, type Config } from './schema.js';
@@ -43,16 +43,5 @@ export async function loadConfig(path: string): Promise<Config> {
 
 /** Writes a config atomically (temp file, fsync, rename, fsync dir) so power loss leaves the old or the new one. */
 export async function saveConfig(path: string, raw: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 });
-  const fh = await open(tmp, 'r');
-  await fh.sync();
-  await fh.close();
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(path, `${JSON.stringify(raw, null, 2)}\n`, 0o600);
 }

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 export const PRIVATE_KEY_FILE = 'device-key.pem';
 export const PUBLIC_KEY_FILE = 'device-key.pub.pem';
@@ -70,23 +71,3 @@ export async function loadOrCreateDeviceKey(dir: string, opts: DeviceKeyOptions 
   return { privateKey, publicKey, publicKeyPem, privatePath, publicPath, created, ...(repaired === undefined ? {} : { repaired }) };
 }
 
-/** Writes via temp file + fsync + rename + dir fsync, so a crash leaves the old file or the new one. */
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await unlink(tmp).catch(() => undefined);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode); // umask may have narrowed it; never widened beyond `mode`
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dh = await open(dirname(path), 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
