@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../agent/log/logger.js';
 import { Ingest } from './ingest.js';
 
-/** `nrec ingest --broker URL --store DIR [--share GROUP]`: runs the ingest until SIGINT/SIGTERM. */
+/** `nrec ingest --broker URL --store DIR [--share GROUP] [--client-id ID]`: runs the ingest until SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
@@ -12,6 +12,8 @@ export async function main(argv: string[]): Promise<number> {
         broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
         store: { type: 'string' },
         share: { type: 'string' },
+        // Each worker of a share group needs its own stable id for a persistent session (see IngestOptions.clientId).
+        'client-id': { type: 'string' },
         mqtt5: { type: 'boolean', default: false },
       },
     }));
@@ -24,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger('ingest');
-  const ingest = new Ingest({ brokerUrl: values.broker, storeDir: values.store, logger, shareGroup: values.share, protocolVersion: values.mqtt5 || values.share ? 5 : 4 });
+  const ingest = new Ingest({ brokerUrl: values.broker, storeDir: values.store, logger, shareGroup: values.share, clientId: values['client-id'], protocolVersion: values.mqtt5 || values.share ? 5 : 4 });
   await ingest.start();
   process.stdout.write(`${JSON.stringify({ ready: true, store: values.store })}\n`);
   await new Promise<void>((resolve) => {

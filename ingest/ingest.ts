@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import {
   PROTOCOL_VERSION,
   TOPIC_ROOT,
+  deviceTopic,
   inboundTopic,
   parseTopic,
   validatorForStream,
@@ -13,7 +14,7 @@ import {
   type LocationBatch,
 } from '../protocol/index.js';
 import type { Logger } from '../agent/log/logger.js';
-import { MediaHandler } from './media-handler.js';
+import { MediaHandler, type MediaOutcome } from './media-handler.js';
 import { NdjsonStore } from './ndjson-store.js';
 
 export interface IngestOptions {
@@ -37,6 +38,8 @@ export interface IngestOptions {
   protocolVersion?: 4 | 5;
   /** Receive evidence (media/chunk, media/part, media/manifest); default true. Keys: <storeDir>/keys/<deviceId>.pem. */
   media?: boolean;
+  /** How often the evidence spool (<storeDir>/_incoming) is swept and settled; default 10 min. */
+  spoolMaintainMs?: number;
 }
 
 export interface IngestStats {
@@ -68,6 +71,8 @@ export class Ingest extends EventEmitter {
   readonly #devices = new Set<string>();
   /** Latest birth bootId per device: a will from another boot is stale. */
   readonly #births = new Map<string, string>();
+  #maintainTimer: NodeJS.Timeout | undefined;
+  #maintaining: Promise<void> | undefined;
 
   constructor(o: IngestOptions) {
     super();
@@ -111,7 +116,7 @@ export class Ingest extends EventEmitter {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const t = parseTopic(packet.topic);
       if (t.ok && t.direction === 'device' && t.stream === 'media' && this.media !== undefined) {
-        // Evidence is written (fsync, rename) before the PUBACK, and acknowledged to the device once verified.
+        // Evidence is spooled (and a chunk it completes stored with fsync) before the PUBACK, and acknowledged to the device once verified and stored.
         this.#handleMedia(packet.topic, t.deviceId, t.sub, payload).then(() => callback(), (err: Error) => {
           o.logger.error({ err: err.message, topic: packet.topic }, 'ingest could not store evidence');
           callback(err);
@@ -143,6 +148,24 @@ export class Ingest extends EventEmitter {
       );
     });
     o.logger.info({ store: o.storeDir, filters: filters.length }, 'ingest subscribed');
+    if (this.media !== undefined) {
+      // Spool upkeep (media-handler.ts): chunks a crashed worker (or this one, before a restart) left complete or claimed are stored and acknowledged now.
+      await this.#maintainMedia();
+      this.#maintainTimer = setInterval(() => void this.#maintainMedia(), o.spoolMaintainMs ?? 600_000);
+      this.#maintainTimer.unref();
+    }
+  }
+
+  #maintainMedia(): Promise<void> {
+    this.#maintaining ??= this.media!.maintain().then(
+      (outcomes) => {
+        for (const r of outcomes) this.#mediaOutcome(deviceTopic(r.deviceId, 'media', 'chunk'), r.deviceId, 'chunk', r, Buffer.alloc(0));
+      },
+      (err: Error) => this.#o.logger.error({ err: err.message }, 'ingest could not maintain the evidence spool'),
+    ).finally(() => {
+      this.#maintaining = undefined;
+    });
+    return this.#maintaining;
   }
 
   get stats(): IngestStats {
@@ -174,7 +197,10 @@ export class Ingest extends EventEmitter {
   }
 
   async #handleMedia(topic: string, deviceId: string, sub: string | undefined, payload: Buffer): Promise<void> {
-    const r = await this.media!.handle(deviceId, sub, payload);
+    this.#mediaOutcome(topic, deviceId, sub, await this.media!.handle(deviceId, sub, payload), payload);
+  }
+
+  #mediaOutcome(topic: string, deviceId: string, sub: string | undefined, r: MediaOutcome, payload: Buffer): void {
     this.#devices.add(deviceId);
     for (const reason of r.rejected) this.#reject(topic, 'evidence', reason, sub === 'part' ? Buffer.alloc(0) : payload);
     if (r.stored > 0) {
@@ -246,6 +272,8 @@ export class Ingest extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#maintainTimer);
+    await this.#maintaining;
     const client = this.#client;
     this.#client = undefined;
     if (client) await client.endAsync();

@@ -1,8 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../agent/log/logger.js';
-import { EvidenceIntake, EvidenceStore, type IntakeResult, type KeyRing } from './evidence/index.js';
+import { chunkHeaderValidator, decodePart, isValidId, type ChunkRecord } from '../protocol/index.js';
+import { CHAIN_FILE, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult, type KeyRing } from './evidence/index.js';
+import { PartSpool, type ChunkRef, type Claim } from './part-spool.js';
 
 /**
  * Device public keys registered with the platform: <keysDir>/<deviceId>.pem.
@@ -55,55 +58,231 @@ export interface MediaOutcome {
   rejected: string[];
 }
 
-/** The ingest's evidence path over MQTT: chunk headers, binary parts and manifests in; acks out. */
-export class MediaHandler {
-  readonly intake: EvidenceIntake;
-  readonly store: EvidenceStore;
-  readonly #log: Logger;
+/** An outcome of spool maintenance, for the device whose chunks it settled. */
+export interface DeviceOutcome extends MediaOutcome {
+  deviceId: string;
+}
 
-  constructor(storeDir: string, logger: Logger, maxAssemblyBytes = 256 * 1024 * 1024) {
-    this.store = new EvidenceStore(join(storeDir, 'evidence'));
-    this.intake = new EvidenceIntake({ store: this.store, keys: new DirKeyRing(join(storeDir, 'keys')), maxAssemblyBytes });
+export interface MediaHandlerOptions {
+  /** Largest chunk accepted (bytes); it is read into memory once complete. Default 256 MiB. */
+  maxChunkBytes?: number;
+  /** Spool entries untouched this long are dropped by maintain(). Default 1 h. */
+  spoolMaxAgeMs?: number;
+}
+
+/** Chains read from disk, reused while chain.ndjson is unchanged (one stat per message instead of a parse). */
+interface CachedChain {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  records: ChunkRecord[];
+}
+const CHAIN_CACHE = 256;
+
+/**
+ * The ingest's evidence path over MQTT: chunk headers, binary parts and
+ * manifests in; acks out. Headers and parts go to the shared PartSpool
+ * (`<store>/_incoming`) as they arrive, so a chunk completes whichever
+ * workers of a shared subscription received its pieces, and survives an
+ * ingest restart. The worker whose write completes a chunk claims it and,
+ * under the session's lock, verifies and stores it (or finds it stored).
+ *
+ * Chain continuity across workers: a verified chunk whose predecessor is not
+ * stored yet is parked in the spool (`<index>.verified`), and whoever stores
+ * chunk N then stores a parked N+1, and so on, under the same lock, so no
+ * wakeup is lost between workers. Storing each verified chunk on its own
+ * (leaving continuity to `nrec verify`) would have been simpler, but the
+ * store's chain.ndjson is the chain in order from genesis and the ingest's
+ * promise is that whatever it stored continues it: an acknowledged chunk is
+ * one the chain already proves.
+ */
+export class MediaHandler {
+  readonly spool: PartSpool;
+  readonly #evidenceRoot: string;
+  readonly #keys: DirKeyRing;
+  readonly #manifests: EvidenceIntake;
+  readonly #log: Logger;
+  readonly #maxChunkBytes: number;
+  readonly #chains = new Map<string, CachedChain>();
+
+  constructor(storeDir: string, logger: Logger, opts: MediaHandlerOptions = {}) {
+    this.#evidenceRoot = join(storeDir, 'evidence');
+    this.#keys = new DirKeyRing(join(storeDir, 'keys'));
+    this.#maxChunkBytes = opts.maxChunkBytes ?? 256 * 1024 * 1024;
+    this.#manifests = new EvidenceIntake({ store: new EvidenceStore(this.#evidenceRoot), keys: this.#keys, maxAssemblyBytes: this.#maxChunkBytes });
+    this.spool = new PartSpool({ root: join(storeDir, '_incoming'), maxAgeMs: opts.spoolMaxAgeMs });
     this.#log = logger;
   }
 
   /** Handles one message on nrec/v1/{device}/media/{sub}. */
   async handle(deviceId: string, sub: string | undefined, payload: Buffer): Promise<MediaOutcome> {
-    let results: IntakeResult[];
-    if (sub === 'part') {
-      results = await this.intake.onPart(payload, deviceId);
-    } else if (sub === 'chunk' || sub === 'manifest') {
-      let json: unknown;
-      try {
-        json = JSON.parse(payload.toString('utf8'));
-      } catch (err) {
-        return { acks: [], stored: 0, rejected: [`media/${sub}: payload is not JSON (${(err as Error).message})`] };
-      }
-      if (sub === 'chunk') {
-        results = await this.intake.onHeader(json, deviceId);
-      } else {
-        const msg = json as { id?: unknown; manifest?: unknown; deviceId?: unknown };
-        if (typeof msg.id !== 'string') return { acks: [], stored: 0, rejected: ['media/manifest: message has no id'] };
-        if (msg.deviceId !== deviceId) return { acks: [], stored: 0, rejected: [`media/manifest: payload deviceId "${String(msg.deviceId)}" differs from topic device "${deviceId}"`] };
-        results = [await this.intake.onManifest(msg.manifest, msg.id, deviceId)];
-      }
-    } else {
-      return { acks: [], stored: 0, rejected: [`unknown media channel "${sub ?? ''}"`] };
+    if (sub === 'part') return summarize(await this.#onPart(payload, deviceId), this.#log);
+    if (sub !== 'chunk' && sub !== 'manifest') return { acks: [], stored: 0, rejected: [`unknown media channel "${sub ?? ''}"`] };
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      return { acks: [], stored: 0, rejected: [`media/${sub}: payload is not JSON (${(err as Error).message})`] };
     }
-    const out: MediaOutcome = { acks: [], stored: 0, rejected: [] };
-    for (const r of results) {
-      if (r.kind === 'stored' || r.kind === 'manifest') {
-        out.stored++;
-        out.acks.push(r.ack);
-        this.#log.info({ key: r.key, kind: r.kind }, 'evidence stored');
-      } else if (r.kind === 'duplicate') {
-        out.acks.push(r.ack);
-      } else if (r.kind === 'rejected') {
-        out.rejected.push(`${r.key ?? ''}: ${r.reason}`);
-      } else if (r.kind === 'held') {
-        this.#log.debug({ key: r.key, reason: r.reason }, 'evidence chunk held for its predecessor');
-      }
-    }
-    return out;
+    if (sub === 'chunk') return summarize(await this.#onHeader(json, payload, deviceId), this.#log);
+    const msg = json as { id?: unknown; manifest?: unknown; deviceId?: unknown };
+    if (typeof msg.id !== 'string') return { acks: [], stored: 0, rejected: ['media/manifest: message has no id'] };
+    if (msg.deviceId !== deviceId) return { acks: [], stored: 0, rejected: [`media/manifest: payload deviceId "${String(msg.deviceId)}" differs from topic device "${deviceId}"`] };
+    return summarize([await this.#manifests.onManifest(msg.manifest, msg.id, deviceId)], this.#log);
   }
+
+  /**
+   * Drops spool entries untouched for the maximum age, then settles what no
+   * worker is on: complete chunks left unclaimed, claims of workers that
+   * died, parked chunks whose predecessor is now stored. Run at start-up and
+   * periodically; returns what it stored or found stored, per device.
+   */
+  async maintain(): Promise<DeviceOutcome[]> {
+    const swept = await this.spool.sweep();
+    if (swept.chunks + swept.tmp > 0) this.#log.info({ ...swept }, 'spool: dropped chunks in flight untouched for too long (their devices resend them if still unacknowledged)');
+    const byDevice = new Map<string, IntakeResult[]>();
+    for (const item of await this.spool.scan()) {
+      const take = item.kind === 'complete' ? () => this.spool.claim(item.ref)
+        : item.kind === 'verified' ? () => this.spool.claimVerified(item.ref)
+        : () => this.spool.adopt(item.ref, item.name);
+      if (item.kind === 'abandoned') this.#log.warn({ key: keyOf(item.ref), claim: item.name }, 'spool: taking over a chunk claimed by a worker that is gone');
+      const results = await this.#settle(item.ref, take);
+      if (results.length > 0) byDevice.set(item.ref.deviceId, [...(byDevice.get(item.ref.deviceId) ?? []), ...results]);
+    }
+    return [...byDevice].map(([deviceId, results]) => ({ deviceId, ...summarize(results, this.#log) }));
+  }
+
+  async #onHeader(json: unknown, raw: Buffer, fromDeviceId: string): Promise<IntakeResult[]> {
+    const v = chunkHeaderValidator.check(json);
+    if (!v.ok) return [{ kind: 'rejected', reason: v.errors.join('; ') }];
+    const h = v.value;
+    const m = h.meta;
+    const ref = { deviceId: m.deviceId, sessionId: m.sessionId, index: m.index };
+    const key = keyOf(ref);
+    // The messages below repeat the Reassembler's, so a rejection reads the same whichever stage caught it.
+    if (fromDeviceId !== m.deviceId || h.deviceId !== m.deviceId) return [{ kind: 'rejected', key, reason: `header for ${key} arrived from device ${fromDeviceId}` }];
+    if (!isValidId(m.deviceId) || !isValidId(m.sessionId)) return [{ kind: 'rejected', key, reason: `header for ${key} has an invalid device or session id` }];
+    const expectedParts = Math.max(1, Math.ceil(m.bytes / h.partSize));
+    if (h.partCount !== expectedParts) return [{ kind: 'rejected', key, reason: `header for ${key}: ${m.bytes} bytes at partSize ${h.partSize} is ${expectedParts} parts, not ${h.partCount}` }];
+    if (m.bytes > this.#maxChunkBytes) return [{ kind: 'rejected', key, reason: `${key} needs more than the ${this.#maxChunkBytes}-byte reassembly bound` }];
+    const stored = await this.#storedRecord(ref);
+    if (stored !== undefined) {
+      // A resend of a stored chunk (its ack was lost, or came after the device's resend timer): acknowledge at once.
+      if (stored.link !== h.link) return [{ kind: 'rejected', key, reason: `chunk ${key} conflicts with the stored chunk of that index (a fork)` }];
+      await this.spool.dropCollecting(ref);
+      return [{ kind: 'duplicate', key, ack: h.id }];
+    }
+    await this.spool.putHeader(ref, raw);
+    return this.#ifComplete(ref);
+  }
+
+  async #onPart(frame: Buffer, fromDeviceId: string): Promise<IntakeResult[]> {
+    const d = decodePart(frame);
+    if (!d.ok) return [{ kind: 'rejected', reason: `bad part frame: ${d.reason}` }];
+    const h = d.header;
+    const ref = { deviceId: h.deviceId, sessionId: h.sessionId, index: h.chunkIndex };
+    const key = keyOf(ref);
+    if (fromDeviceId !== h.deviceId) return [{ kind: 'rejected', key, reason: `part of ${key} arrived from device ${fromDeviceId}` }];
+    if (d.payload.length > this.#maxChunkBytes) return [{ kind: 'rejected', key, reason: `part ${h.part} of ${key} is larger than the reassembly bound` }];
+    const stored = await this.#storedRecord(ref);
+    if (stored !== undefined) {
+      if (stored.meta.sha256 !== h.chunkSha256) return [{ kind: 'rejected', key, reason: `part ${h.part} of ${key} belongs to another chunk than the stored one (a fork)` }];
+      return []; // a part of a resent chunk already stored: its header brings the ack
+    }
+    await this.spool.putPart(ref, h.part, frame);
+    this.#log.debug({ key, part: h.part }, 'evidence part spooled');
+    return this.#ifComplete(ref);
+  }
+
+  async #ifComplete(ref: ChunkRef): Promise<IntakeResult[]> {
+    if (!(await this.spool.isComplete(ref))) return [{ kind: 'partial', key: keyOf(ref) }];
+    return this.#settle(ref, () => this.spool.claim(ref));
+  }
+
+  /**
+   * Under the session lock: takes a chunk (`take` returns undefined when
+   * another worker got it first), verifies and stores it, then any parked
+   * successors it unblocks.
+   */
+  #settle(ref: ChunkRef, take: () => Promise<Claim | undefined>): Promise<IntakeResult[]> {
+    return this.spool.withSessionLock(ref.deviceId, ref.sessionId, async () => {
+      const results: IntakeResult[] = [];
+      for (let c = await take(); c !== undefined; ) {
+        const r = await this.#verifyAndStore(c);
+        results.push(...r);
+        c = r.some((x) => x.kind === 'stored') ? await this.spool.claimVerified({ ...c.ref, index: c.ref.index + 1 }) : undefined;
+      }
+      return results;
+    });
+  }
+
+  /** Feeds one claimed chunk to a fresh intake and files the claim by the verdict. */
+  async #verifyAndStore(c: Claim): Promise<IntakeResult[]> {
+    const key = keyOf(c.ref);
+    let spooled: { header: string; frames: Buffer[] };
+    let header: unknown;
+    try {
+      spooled = await this.spool.read(c);
+      header = JSON.parse(spooled.header);
+    } catch (err) {
+      await this.spool.discard(c);
+      return [{ kind: 'rejected', key, reason: `spooled chunk ${key} is unreadable (${(err as Error).message}); the device will resend it` }];
+    }
+    // A fresh store reads chain.ndjson from disk: another worker may have extended it since.
+    const intake = new EvidenceIntake({ store: new EvidenceStore(this.#evidenceRoot), keys: this.#keys, maxAssemblyBytes: this.#maxChunkBytes });
+    const out = await intake.onHeader(header, c.ref.deviceId);
+    for (const f of spooled.frames) out.push(...(await intake.onPart(f, c.ref.deviceId)));
+    const results = out.filter((r) => r.kind !== 'partial');
+    if (results.some((r) => r.kind === 'held')) {
+      await this.spool.park(c);
+      return results;
+    }
+    await this.spool.discard(c);
+    if (results.some((r) => r.kind === 'stored' || r.kind === 'duplicate')) {
+      this.#chains.delete(`${c.ref.deviceId}/${c.ref.sessionId}`);
+      await this.spool.dropCollecting(c.ref);
+    }
+    return results.length > 0 ? results : [{ kind: 'rejected', key, reason: `spooled chunk ${key} did not reassemble` }];
+  }
+
+  /** The stored record of a chunk, read from chain.ndjson (which any worker may have extended). */
+  async #storedRecord(ref: ChunkRef): Promise<ChunkRecord | undefined> {
+    const s = `${ref.deviceId}/${ref.sessionId}`;
+    const path = join(this.#evidenceRoot, ref.deviceId, ref.sessionId, CHAIN_FILE);
+    const st = await stat(path).catch(() => undefined);
+    if (st === undefined) return undefined;
+    let c = this.#chains.get(s);
+    if (c === undefined || c.ino !== st.ino || c.size !== st.size || c.mtimeMs !== st.mtimeMs) {
+      const r = await readChainFile(path);
+      if (!r.ok) return undefined; // the intake reports a broken chain file when it tries to store
+      c = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, records: r.records };
+      if (this.#chains.size >= CHAIN_CACHE) this.#chains.delete(this.#chains.keys().next().value!);
+    }
+    this.#chains.delete(s); // re-inserted last: the map's order is recency
+    this.#chains.set(s, c);
+    const rec = c.records[ref.index];
+    return rec?.meta.index === ref.index ? rec : undefined;
+  }
+}
+
+function keyOf(ref: ChunkRef): string {
+  return `${ref.deviceId}/${ref.sessionId}/${ref.index}`;
+}
+
+function summarize(results: IntakeResult[], log: Logger): MediaOutcome {
+  const out: MediaOutcome = { acks: [], stored: 0, rejected: [] };
+  for (const r of results) {
+    if (r.kind === 'stored' || r.kind === 'manifest') {
+      out.stored++;
+      out.acks.push(r.ack);
+      log.info({ key: r.key, kind: r.kind }, 'evidence stored');
+    } else if (r.kind === 'duplicate') {
+      out.acks.push(r.ack);
+    } else if (r.kind === 'rejected') {
+      out.rejected.push(`${r.key ?? ''}: ${r.reason}`);
+    } else if (r.kind === 'held') {
+      log.debug({ key: r.key, reason: r.reason }, 'evidence chunk verified, parked in the spool for its predecessor');
+    }
+  }
+  return out;
 }

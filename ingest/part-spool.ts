@@ -1,0 +1,343 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isValidId } from '../protocol/index.js';
+import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
+
+/*
+ * Chunk headers and binary parts on disk in the shared store, so that ingest
+ * workers of one MQTT shared subscription (each getting some of a chunk's
+ * messages) complete chunks together, and a restarted worker finds what it
+ * had received. Layout under `root` (`<store>/_incoming`):
+ *
+ *   <deviceId>/<sessionId>/<index>/header.json, part-<n>.bin   collecting (a part file is the original frame)
+ *   <deviceId>/<sessionId>/<index>.claimed-<host>.<pid>.<nonce>/  taken by one worker to verify and store
+ *   <deviceId>/<sessionId>/<index>.verified/                     verified, waiting for its predecessor
+ *   <deviceId>/<sessionId>/.lock/                                a worker is changing the session's chain
+ *   .tmp/                                                        files being written
+ *
+ * Files are written to .tmp and renamed in, so a chunk directory only ever
+ * holds whole files. Nothing is fsync'ed: a chunk is acknowledged to the
+ * device only once stored (with fsync) in the evidence store, and the device
+ * sends again whatever was not acknowledged, so a spool lost to a power cut
+ * costs a resend, never evidence. Claims are renames, which exactly one
+ * worker wins.
+ */
+
+/** One chunk of one recording session: the unit the spool collects. */
+export interface ChunkRef {
+  deviceId: string;
+  sessionId: string;
+  index: number;
+}
+
+/** A chunk directory one worker has taken for itself. */
+export interface Claim {
+  ref: ChunkRef;
+  dir: string;
+}
+
+/** What a scan found for recovery. */
+export type SpoolItem =
+  | { kind: 'complete'; ref: ChunkRef }
+  | { kind: 'verified'; ref: ChunkRef }
+  | { kind: 'abandoned'; ref: ChunkRef; name: string };
+
+export interface SweepReport {
+  /** Chunk directories removed for age (and the bytes they held). */
+  chunks: number;
+  bytes: number;
+  /** Temp files left by a crashed writer. */
+  tmp: number;
+}
+
+export interface PartSpoolOptions {
+  root: string;
+  /** Chunk directories untouched this long are dropped by sweep() (default 1 h; the device resends every 2 min while unacknowledged). */
+  maxAgeMs?: number;
+  /** A session lock older than this is taken over (default 30 s). */
+  lockStaleMs?: number;
+  /** A claim older than this is taken over even from a live worker (default 10 min). */
+  claimStaleMs?: number;
+  now?: () => number;
+  isAlive?: (pid: number) => boolean;
+  /** This process, as written into locks and claims (default: hostname, pid, a random nonce). */
+  self?: Owner;
+}
+
+const HEADER = 'header.json';
+const TMP = '.tmp';
+const CLAIM_RE = /^(\d+)\.claimed-(.+)\.(\d+)\.([0-9a-f]+)$/;
+const VERIFIED_RE = /^(\d+)\.verified$/;
+const INDEX_RE = /^\d+$/;
+const PART_RE = /^part-(\d+)\.bin$/;
+
+/** The file-backed spool of chunks in flight, shared by every worker on one store. */
+export class PartSpool {
+  readonly root: string;
+  readonly #o: Required<Omit<PartSpoolOptions, 'root'>>;
+  readonly #token: string;
+
+  constructor(o: PartSpoolOptions) {
+    this.root = o.root;
+    // `??`, not a spread: an option passed as undefined means the default.
+    this.#o = {
+      maxAgeMs: o.maxAgeMs ?? 3_600_000,
+      lockStaleMs: o.lockStaleMs ?? 30_000,
+      claimStaleMs: o.claimStaleMs ?? 600_000,
+      now: o.now ?? Date.now,
+      isAlive: o.isAlive ?? processAlive,
+      self: o.self ?? { host: hostname(), pid: process.pid, nonce: randomBytes(6).toString('hex') },
+    };
+    const s = this.#o.self;
+    // The host name goes into a file name: keep it to safe characters.
+    this.#token = `${s.host.replace(/[^A-Za-z0-9_-]/g, '_')}.${s.pid}.${s.nonce}`;
+  }
+
+  /** Directory of a session's chunks in flight; refuses ids that could climb out of the spool. */
+  sessionDir(deviceId: string, sessionId: string): string {
+    if (!isValidId(deviceId) || !isValidId(sessionId)) throw new Error(`invalid device or session id "${deviceId}/${sessionId}" for the spool`);
+    return join(this.root, deviceId, sessionId);
+  }
+
+  #chunkDir(ref: ChunkRef, suffix = ''): string {
+    if (!Number.isSafeInteger(ref.index) || ref.index < 0) throw new Error(`invalid chunk index ${ref.index} for the spool`);
+    return join(this.sessionDir(ref.deviceId, ref.sessionId), `${ref.index}${suffix}`);
+  }
+
+  /** Writes a chunk's JSON header. */
+  putHeader(ref: ChunkRef, json: string | Uint8Array): Promise<void> {
+    return this.#put(this.#chunkDir(ref), HEADER, json);
+  }
+
+  /** Writes one part frame as received. */
+  putPart(ref: ChunkRef, part: number, frame: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(part) || part < 0) throw new Error(`invalid part number ${part} for the spool`);
+    return this.#put(this.#chunkDir(ref), `part-${part}.bin`, frame);
+  }
+
+  async #put(dir: string, name: string, data: string | Uint8Array): Promise<void> {
+    const tmpDir = join(this.root, TMP);
+    const tmp = join(tmpDir, `${name}-${randomBytes(6).toString('hex')}`);
+    await writeFile(tmp, data).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(tmpDir, { recursive: true });
+      await writeFile(tmp, data);
+    });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rename(tmp, join(dir, name));
+          return;
+        } catch (err) {
+          // The chunk directory does not exist yet, or was just claimed or swept: make it (again).
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+          await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOENT') throw e; // a parent swept meanwhile: the next attempt retries
+          });
+        }
+      }
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** True when the chunk's collecting directory holds its header and every part the header announces. */
+  async isComplete(ref: ChunkRef): Promise<boolean> {
+    const dir = this.#chunkDir(ref);
+    const partCount = await readPartCount(join(dir, HEADER));
+    if (partCount === undefined) return false;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return false;
+    }
+    const have = new Set<number>();
+    for (const n of names) {
+      const m = PART_RE.exec(n);
+      if (m !== null && Number(m[1]) < partCount) have.add(Number(m[1]));
+    }
+    return have.size === partCount;
+  }
+
+  /** Takes a complete chunk for this worker; undefined when another took it first. */
+  claim(ref: ChunkRef): Promise<Claim | undefined> {
+    return this.#take(ref, this.#chunkDir(ref));
+  }
+
+  /** Takes a verified chunk waiting for its predecessor; undefined when there is none. */
+  claimVerified(ref: ChunkRef): Promise<Claim | undefined> {
+    return this.#take(ref, this.#chunkDir(ref, '.verified'));
+  }
+
+  /** Takes over a claim whose worker is gone (from scan()). */
+  adopt(ref: ChunkRef, name: string): Promise<Claim | undefined> {
+    if (!CLAIM_RE.test(name)) throw new Error(`"${name}" is not a claimed chunk directory`);
+    return this.#take(ref, join(this.sessionDir(ref.deviceId, ref.sessionId), name));
+  }
+
+  async #take(ref: ChunkRef, from: string): Promise<Claim | undefined> {
+    const dir = this.#chunkDir(ref, `.claimed-${this.#token}`);
+    try {
+      await rename(from, dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    await touch(dir, this.#o.now());
+    return { ref, dir };
+  }
+
+  /** The claimed chunk's header text and its part frames in order. */
+  async read(c: Claim): Promise<{ header: string; frames: Buffer[] }> {
+    const header = await readFile(join(c.dir, HEADER), 'utf8');
+    const partCount = await readPartCount(join(c.dir, HEADER));
+    if (partCount === undefined) throw new Error(`${c.dir}/${HEADER} has no partCount`);
+    const frames: Buffer[] = [];
+    for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, `part-${i}.bin`)));
+    return { header, frames };
+  }
+
+  /**
+   * Keeps a verified chunk until its predecessor is stored. False when one
+   * is already waiting there (the claim is then dropped and the waiting one
+   * kept fresh for the sweep).
+   */
+  async park(c: Claim): Promise<boolean> {
+    const to = this.#chunkDir(c.ref, '.verified');
+    try {
+      await rename(c.dir, to);
+      await touch(to, this.#o.now());
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      await this.discard(c);
+      await touch(to, this.#o.now()).catch(() => undefined);
+      return false;
+    }
+  }
+
+  /** Removes a claimed chunk (stored, duplicate or rejected). */
+  discard(c: Claim): Promise<void> {
+    return rm(c.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  /** Removes a chunk's collecting directory (copies of a chunk already stored). */
+  dropCollecting(ref: ChunkRef): Promise<void> {
+    return rm(this.#chunkDir(ref), { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  /** Runs `fn` holding the session's lock, shared by every worker on the store. */
+  withSessionLock<T>(deviceId: string, sessionId: string, fn: () => Promise<T>): Promise<T> {
+    return withDirLock(this.sessionDir(deviceId, sessionId), { self: this.#o.self, staleMs: this.#o.lockStaleMs, isAlive: this.#o.isAlive, now: this.#o.now }, fn);
+  }
+
+  /** What needs a worker: complete chunks nobody claimed, verified chunks, claims of workers that are gone. */
+  async scan(): Promise<SpoolItem[]> {
+    const out: SpoolItem[] = [];
+    for (const { deviceId, sessionId, dir } of await this.#sessions()) {
+      for (const name of await names(dir)) {
+        let m: RegExpExecArray | null;
+        if (INDEX_RE.test(name)) {
+          const ref = { deviceId, sessionId, index: Number(name) };
+          if (await this.isComplete(ref)) out.push({ kind: 'complete', ref });
+        } else if ((m = VERIFIED_RE.exec(name)) !== null) {
+          out.push({ kind: 'verified', ref: { deviceId, sessionId, index: Number(m[1]) } });
+        } else if ((m = CLAIM_RE.exec(name)) !== null) {
+          const owner: Owner = { host: m[2], pid: Number(m[3]), nonce: m[4] };
+          const age = this.#o.now() - (await mtime(join(dir, name)));
+          // Host names were made file-safe in the token: compare them the same way.
+          const self = { ...this.#o.self, host: this.#o.self.host.replace(/[^A-Za-z0-9_-]/g, '_') };
+          if (ownerGone(owner, { self, isAlive: this.#o.isAlive }) || age > this.#o.claimStaleMs) {
+            out.push({ kind: 'abandoned', ref: { deviceId, sessionId, index: Number(m[1]) }, name });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Drops chunk directories and temp files untouched for `maxAgeMs`, and empty session directories. */
+  async sweep(): Promise<SweepReport> {
+    const report: SweepReport = { chunks: 0, bytes: 0, tmp: 0 };
+    const now = this.#o.now();
+    const tmpDir = join(this.root, TMP);
+    for (const name of await names(tmpDir)) {
+      if (now - (await mtime(join(tmpDir, name))) <= this.#o.maxAgeMs) continue;
+      await rm(join(tmpDir, name), { force: true });
+      report.tmp++;
+    }
+    for (const { dir } of await this.#sessions()) {
+      for (const name of await names(dir)) {
+        const path = join(dir, name);
+        if (isLockEntry(name)) {
+          // A live lock is taken over by its waiters; only leftovers of crashed acquisitions and takeovers go here.
+          if (now - (await mtime(path)) > (name === '.lock' ? this.#o.maxAgeMs : this.#o.lockStaleMs)) await rm(path, { recursive: true, force: true });
+          continue;
+        }
+        if (now - (await mtime(path)) <= this.#o.maxAgeMs) continue;
+        report.bytes += await dirBytes(path);
+        await rm(path, { recursive: true, force: true, maxRetries: 3 });
+        report.chunks++;
+      }
+      // Fails while anything is in it, so a worker writing there right now keeps it (and re-creates it if it lost the race).
+      await rmdir(dir).catch(() => undefined);
+    }
+    for (const deviceId of await names(this.root)) {
+      if (deviceId !== TMP) await rmdir(join(this.root, deviceId)).catch(() => undefined);
+    }
+    return report;
+  }
+
+  async #sessions(): Promise<Array<{ deviceId: string; sessionId: string; dir: string }>> {
+    const out: Array<{ deviceId: string; sessionId: string; dir: string }> = [];
+    for (const deviceId of await names(this.root)) {
+      if (!isValidId(deviceId)) continue;
+      for (const sessionId of await names(join(this.root, deviceId))) {
+        if (isValidId(sessionId)) out.push({ deviceId, sessionId, dir: join(this.root, deviceId, sessionId) });
+      }
+    }
+    return out;
+  }
+}
+
+async function readPartCount(path: string): Promise<number | undefined> {
+  try {
+    const n = (JSON.parse(await readFile(path, 'utf8')) as { partCount?: unknown }).partCount;
+    return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function mtime(path: string): Promise<number> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY; // gone meanwhile: never old
+  }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await names(dir)) n += await stat(join(dir, f)).then((s) => s.size, () => 0);
+  return n;
+}
+
+/** A directory's mtime is what the sweep ages it by; claims and parks are renames, which leave it alone. */
+function touch(path: string, now: number): Promise<void> {
+  const t = new Date(now);
+  return utimes(path, t, t);
+}
