@@ -145,7 +145,7 @@ export class MediaHandler {
       const take = item.kind === 'complete' ? () => this.spool.claim(item.ref)
         : item.kind === 'verified' ? () => this.spool.claimVerified(item.ref)
         : () => this.spool.adopt(item.ref, item.name);
-      if (item.kind === 'abandoned') this.#log.warn({ key: keyOf(item.ref), claim: item.name }, 'spool: taking over a chunk claimed by a worker that is gone');
+      if (item.kind === 'abandoned') this.#log.warn({ chunk: keyOf(item.ref), claim: item.name }, 'spool: taking over a chunk claimed by a worker that is gone');
       const results = await this.#settle(item.ref, take);
       if (results.length > 0) byDevice.set(item.ref.deviceId, [...(byDevice.get(item.ref.deviceId) ?? []), ...results]);
     }
@@ -173,7 +173,7 @@ export class MediaHandler {
       return [{ kind: 'duplicate', key, ack: h.id }];
     }
     await this.spool.putHeader(ref, raw);
-    return this.#ifComplete(ref);
+    return this.#ifComplete(ref, (r) => r.link === h.link, h.id);
   }
 
   async #onPart(frame: Buffer, fromDeviceId: string): Promise<IntakeResult[]> {
@@ -190,13 +190,21 @@ export class MediaHandler {
       return []; // a part of a resent chunk already stored: its header brings the ack
     }
     await this.spool.putPart(ref, h.part, frame);
-    this.#log.debug({ key, part: h.part }, 'evidence part spooled');
-    return this.#ifComplete(ref);
+    this.#log.debug({ chunk: key, part: h.part }, 'evidence part spooled');
+    return this.#ifComplete(ref, (r) => r.meta.sha256 === h.chunkSha256);
   }
 
-  async #ifComplete(ref: ChunkRef): Promise<IntakeResult[]> {
-    if (!(await this.spool.isComplete(ref))) return [{ kind: 'partial', key: keyOf(ref) }];
-    return this.#settle(ref, () => this.spool.claim(ref));
+  /** After a write: settles the chunk when complete; `same` tells whether a stored record is the chunk just written to, `ack` its header id if it was a header. */
+  async #ifComplete(ref: ChunkRef, same: (stored: ChunkRecord) => boolean, ack?: string): Promise<IntakeResult[]> {
+    if (await this.spool.isComplete(ref)) return this.#settle(ref, () => this.spool.claim(ref));
+    // Stored by another worker between our check and our write (which then re-created a collecting
+    // directory after the storer removed it): nobody would collect this copy, so drop it now, not at the sweep.
+    const stored = await this.#storedRecord(ref);
+    if (stored !== undefined && same(stored)) {
+      await this.spool.dropCollecting(ref);
+      return ack === undefined ? [] : [{ kind: 'duplicate', key: keyOf(ref), ack }];
+    }
+    return [{ kind: 'partial', key: keyOf(ref) }];
   }
 
   /**
@@ -275,13 +283,14 @@ function summarize(results: IntakeResult[], log: Logger): MediaOutcome {
     if (r.kind === 'stored' || r.kind === 'manifest') {
       out.stored++;
       out.acks.push(r.ack);
-      log.info({ key: r.key, kind: r.kind }, 'evidence stored');
+      // Not `key`: the logger redacts fields of that name (they hold secrets elsewhere).
+      log.info({ chunk: r.key, kind: r.kind }, 'evidence stored');
     } else if (r.kind === 'duplicate') {
       out.acks.push(r.ack);
     } else if (r.kind === 'rejected') {
       out.rejected.push(`${r.key ?? ''}: ${r.reason}`);
     } else if (r.kind === 'held') {
-      log.debug({ key: r.key, reason: r.reason }, 'evidence chunk verified, parked in the spool for its predecessor');
+      log.debug({ chunk: r.key, reason: r.reason }, 'evidence chunk verified, parked in the spool for its predecessor');
     }
   }
   return out;
