@@ -108,12 +108,13 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     }
     // Acknowledged chunks are deleted on acknowledgement, buffered chunks roll off on their own;
     // what remains is evidence not yet uploaded, which is never deleted.
-    // Stop again on every chunk over quota (a visit recording started meanwhile); an SOS keeps its
-    // post-event window regardless: an alarm's evidence outranks the quota.
-    await service.setBase('off');
-    await service.stopRecording().catch(() => undefined);
+    // Once per episode: stopRecording() moves the session's end to "now", so calling it on every
+    // chunk would keep the session open for ever. New visit recordings are refused while halted;
+    // an SOS still records its post-event window (an alarm's evidence outranks the quota).
     if (!storageHalted) {
       storageHalted = true;
+      await service.setBase('off');
+      await service.stopRecording().catch(() => undefined);
       logger.error({ used, quota: m.quotaBytes }, 'media quota reached by unuploaded evidence: capture stopped');
       transport.event({
         kind: 'storage',
@@ -167,6 +168,7 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   };
   d.commands.register('record.start', async (args) => {
     const visitId = requireVisitId(args);
+    if (storageHalted) return { status: 'refused' as const, reason: `evidence storage is full (quota ${m.quotaBytes} bytes of evidence not yet uploaded): recording refused until uploads free space` };
     await service.startRecording(visitId);
     return { result: { recording: true, visitId } };
   });
@@ -183,7 +185,10 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     uploader,
     bulk,
     recorderState: () => recorder.state,
-    startRecording: (visitId) => service.startRecording(visitId),
+    startRecording: (visitId) => {
+      if (storageHalted) return Promise.reject(new Error(`evidence storage is full (quota ${m.quotaBytes} bytes of evidence not yet uploaded): recording refused until uploads free space`));
+      return service.startRecording(visitId);
+    },
     stopRecording: () => service.stopRecording(),
     onSos: (alarmId) => void service.onSos(alarmId).catch((err: Error) => logger.error({ err: err.message }, 'SOS recording failed')),
     async stop() {
