@@ -1,6 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../agent/log/logger.js';
 import { chunkHeaderValidator, decodePart, isValidId, type ChunkRecord } from '../protocol/index.js';
@@ -257,7 +256,8 @@ export class MediaHandler {
   async #storedRecord(ref: ChunkRef): Promise<ChunkRecord | undefined> {
     const s = `${ref.deviceId}/${ref.sessionId}`;
     const path = join(this.#evidenceRoot, ref.deviceId, ref.sessionId, CHAIN_FILE);
-    const st = await stat(path).catch(() => undefined);
+    // Synchronous: one stat per message, cheaper than a thread-pool round trip (see PartSpool #put).
+    const st = statSync(path, { throwIfNoEntry: false });
     if (st === undefined) return undefined;
     let c = this.#chains.get(s);
     if (c === undefined || c.ino !== st.ino || c.size !== st.size || c.mtimeMs !== st.mtimeMs) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId } from '../protocol/index.js';
 import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
@@ -117,29 +118,42 @@ export class PartSpool {
     return this.#put(this.#chunkDir(ref), `part-${part}.bin`, frame);
   }
 
+  /*
+   * The per-message path (#put, isComplete) uses synchronous calls: mqtt.js
+   * hands the ingest one message at a time anyway, and each of the ~6 small
+   * file operations per part cost a thread-pool round trip when async.
+   * Measured on the 2-core dev VM (ext4), 1540 messages of 16 KiB parts:
+   * async 3.1-3.6 ms per message, sync 1.8-2.0 ms, of which ~1 ms is creating
+   * the file (a bare writeFileSync of a new file costs that there); the
+   * in-memory reassembly this replaces took 0.12-0.16 ms.
+   */
   async #put(dir: string, name: string, data: string | Uint8Array): Promise<void> {
     const tmpDir = join(this.root, TMP);
     const tmp = join(tmpDir, `${name}-${randomBytes(6).toString('hex')}`);
-    await writeFile(tmp, data).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      await mkdir(tmpDir, { recursive: true });
-      await writeFile(tmp, data);
-    });
+    try {
+      writeFileSync(tmp, data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(tmpDir, { recursive: true });
+      writeFileSync(tmp, data);
+    }
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          await rename(tmp, join(dir, name));
+          renameSync(tmp, join(dir, name));
           return;
         } catch (err) {
           // The chunk directory does not exist yet, or was just claimed or swept: make it (again).
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
-          await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-            if (e.code !== 'ENOENT') throw e; // a parent swept meanwhile: the next attempt retries
-          });
+          try {
+            mkdirSync(dir, { recursive: true });
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // a parent swept meanwhile: the next attempt retries
+          }
         }
       }
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
+      rmSync(tmp, { force: true });
       throw err;
     }
   }
@@ -147,11 +161,11 @@ export class PartSpool {
   /** True when the chunk's collecting directory holds its header and every part the header announces. */
   async isComplete(ref: ChunkRef): Promise<boolean> {
     const dir = this.#chunkDir(ref);
-    const partCount = await readPartCount(join(dir, HEADER));
+    const partCount = readPartCountSync(join(dir, HEADER));
     if (partCount === undefined) return false;
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch {
       return false;
     }
@@ -194,7 +208,7 @@ export class PartSpool {
   /** The claimed chunk's header text and its part frames in order. */
   async read(c: Claim): Promise<{ header: string; frames: Buffer[] }> {
     const header = await readFile(join(c.dir, HEADER), 'utf8');
-    const partCount = await readPartCount(join(c.dir, HEADER));
+    const partCount = readPartCountSync(join(c.dir, HEADER));
     if (partCount === undefined) throw new Error(`${c.dir}/${HEADER} has no partCount`);
     const frames: Buffer[] = [];
     for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, `part-${i}.bin`)));
@@ -305,9 +319,9 @@ export class PartSpool {
   }
 }
 
-async function readPartCount(path: string): Promise<number | undefined> {
+function readPartCountSync(path: string): number | undefined {
   try {
-    const n = (JSON.parse(await readFile(path, 'utf8')) as { partCount?: unknown }).partCount;
+    const n = (JSON.parse(readFileSync(path, 'utf8')) as { partCount?: unknown }).partCount;
     return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;

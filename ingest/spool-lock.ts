@@ -76,7 +76,7 @@ async function acquire(dir: string, o: LockOptions): Promise<string> {
       await rm(tmp, { recursive: true, force: true });
       const code = (err as NodeJS.ErrnoException).code;
       // ENOENT: a spool sweep removed the (empty) directory between our steps; make it again.
-      if (code === 'ENOENT') continue;
+      if (code === 'ENOENT' && o.now() <= deadline) continue;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
     }
     if (await takeOverIfStale(dir, o)) continue;
