@@ -62,6 +62,7 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
   readonly #topicHeader: string;
   readonly #dirty = new Set<Pending>();
   #flushTimer: NodeJS.Timeout | undefined;
+  #fd: { path: string; fd: number } | undefined;
   readonly #writeProgress: (rows: Pending[]) => void;
 
   constructor(o: UploaderOptions) {
@@ -157,7 +158,7 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     const buf = Buffer.allocUnsafe(Math.max(0, Math.min(size, p.row.bytes - i * size)));
     let fd: number;
     try {
-      fd = openSync(p.row.path, 'r');
+      fd = this.#openChunk(p.row.path);
     } catch (err) {
       // The chunk file vanished (disk fault, manual deletion): nothing can ever complete it. Say so once and drop it.
       this.#o.logger.error({ path: p.row.path, err: (err as Error).message }, 'chunk file missing; upload abandoned');
@@ -173,10 +174,25 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
         if (n === 0) break;
         off += n;
       }
-    } finally {
-      closeSync(fd);
+    } catch (err) {
+      this.#closeChunk();
+      throw err;
     }
     return encodePart({ v: 1, deviceId: this.#o.envelope.deviceId, sessionId: p.row.session_id, chunkIndex: p.row.idx, part: i, parts: p.row.parts, chunkSha256: p.row.sha256 }, buf);
+  }
+
+  /** The chunk being uploaded stays open between parts (one open/close per part was measurable in media-overhead). */
+  #openChunk(path: string): number {
+    if (this.#fd?.path === path) return this.#fd.fd;
+    this.#closeChunk();
+    const fd = openSync(path, 'r');
+    this.#fd = { path, fd };
+    return fd;
+  }
+
+  #closeChunk(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd.fd);
+    this.#fd = undefined;
   }
 
   #find(part: BulkPart): { p: Pending; i: number } | undefined {
@@ -235,12 +251,14 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
       if (row === undefined) continue;
       this.#st.del.run(row.id);
       this.#pending.delete(row.id);
+      if (this.#fd?.path === row.path) this.#closeChunk();
       done.push(row.path);
     }
     return done;
   }
 
   close(): void {
+    this.#closeChunk();
     this.#flushProgress();
     this.#db.close();
   }

@@ -12,7 +12,7 @@ import { Duplex } from 'node:stream';
 export class PacedStream extends Duplex {
   readonly #socket: Duplex;
   #rate: number;
-  readonly #sliceBytes: number;
+  readonly #minSlice: number;
   #queue: Buffer[] = [];
   #queued = 0;
   #tokens = 0;
@@ -28,7 +28,7 @@ export class PacedStream extends Duplex {
     super();
     this.#socket = socket;
     this.#rate = rateBps;
-    this.#sliceBytes = sliceBytes;
+    this.#minSlice = sliceBytes;
     this.#highWater = highWater;
     socket.on('data', (d: Buffer) => {
       if (!this.push(d)) socket.pause();
@@ -38,6 +38,16 @@ export class PacedStream extends Duplex {
     socket.on('close', () => this.destroy());
     socket.on('connect', () => this.emit('connect'));
     socket.on('secureConnect', () => this.emit('secureConnect'));
+  }
+
+  /**
+   * Slice size: what may enter the link's FIFO at once. A slice is at most ~5 ms of
+   * link time at the current rate (never below the minimum, 4 KiB = 16 ms at 2 Mbit/s),
+   * so a fast link gets fewer, larger writes: one 4 KiB write per slice cost the agent
+   * most of its CPU in media-overhead when the rate was high.
+   */
+  #slice(): number {
+    return Math.min(65_536, Math.max(this.#minSlice, Math.floor(this.#rate * 0.005)));
   }
 
   setRate(bps: number): void {
@@ -66,14 +76,15 @@ export class PacedStream extends Duplex {
   #drain(): void {
     if (this.#timer !== undefined) return;
     const now = performance.now();
-    this.#tokens = Math.min(this.#sliceBytes, this.#tokens + ((now - this.#lastRefill) / 1000) * this.#rate);
+    const slice = this.#slice();
+    this.#tokens = Math.min(slice, this.#tokens + ((now - this.#lastRefill) / 1000) * this.#rate);
     this.#lastRefill = now;
-    while (this.#queued > 0 && this.#tokens >= Math.min(this.#sliceBytes, this.#queued)) {
-      const want = Math.min(this.#sliceBytes, this.#queued);
-      const slice = this.#take(want);
-      this.#tokens -= slice.length;
-      this.#socket.write(slice);
-      this.flushed += slice.length;
+    while (this.#queued > 0 && this.#tokens >= Math.min(slice, this.#queued)) {
+      const want = Math.min(slice, this.#queued);
+      const bytes = this.#take(want);
+      this.#tokens -= bytes.length;
+      this.#socket.write(bytes);
+      this.flushed += bytes.length;
       this.onFlushed?.(this.flushed, Date.now());
     }
     if (this.#queued <= this.#highWater && this.#pendingCallback) {
@@ -82,7 +93,7 @@ export class PacedStream extends Duplex {
       cb();
     }
     if (this.#queued > 0) {
-      const need = Math.min(this.#sliceBytes, this.#queued) - this.#tokens;
+      const need = Math.min(slice, this.#queued) - this.#tokens;
       const waitMs = Math.max(1, (need / this.#rate) * 1000);
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
