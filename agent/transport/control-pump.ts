@@ -20,6 +20,7 @@ export class ControlPump {
   readonly #batchMax: number;
   readonly #inFlight = new Map<ControlLane, { messages: number; bytes: number }>();
   #epoch = 0;
+  #connectedAt = 0;
   #scheduled = false;
 
   constructor(outbox: Outbox, session: MqttSession, logger: Logger, batch: BatchBuilder, batchMax: number) {
@@ -29,7 +30,10 @@ export class ControlPump {
     this.#batch = batch;
     this.#batchMax = batchMax;
     for (const lane of CONTROL_LANES) this.#inFlight.set(lane, { messages: 0, bytes: 0 });
-    session.on('connect', () => this.kick());
+    session.on('connect', () => {
+      this.#connectedAt = Date.now();
+      this.kick();
+    });
     session.on('disconnect', () => this.#onDisconnect());
   }
 
@@ -67,7 +71,10 @@ export class ControlPump {
   }
 
   #send(lane: ControlLane, entries: OutboxEntry[]): void {
-    const batch = entries.length > 1 ? this.#batch(entries) : undefined;
+    // Locations queued before this connection existed (an outage or restart backlog) go out as a
+    // backfill batch, even a single one left over at the end; a live location goes out on its own.
+    const backlog = lane === 'location' && (entries.length > 1 || entries[0].createdAt < this.#connectedAt);
+    const batch = backlog ? this.#batch(entries) : undefined;
     const sends: Array<{ topic: string; payload: Buffer; retain: boolean; rows: OutboxEntry[] }> = batch
       ? [{ ...batch, retain: false, rows: entries }]
       : entries.map((e) => ({ topic: e.topic, payload: e.payload, retain: e.retain, rows: [e] }));
