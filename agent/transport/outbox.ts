@@ -83,6 +83,9 @@ function summarize(batch: Pending[]): EvictedEvent[] {
  * an alarm flushes at once. Deletions (acks) run with synchronous=NORMAL: if
  * one is lost to power failure the message is merely sent again.
  */
+/** Puts per commit (one fsync each); see #flush. */
+const MAX_COMMIT = 2000;
+
 export class Outbox extends EventEmitter {
   readonly #db: Database.Database;
   readonly #capacity: number;
@@ -148,9 +151,17 @@ export class Outbox extends EventEmitter {
     if (typeof msg.topic !== 'string' || msg.topic === '') return Promise.reject(new Error(`outbox put ${msg.msgId}: topic must be a non-empty string`));
     const input: Required<OutboxInput> = { lane: msg.lane, topic: msg.topic, payload: msg.payload, msgId: msg.msgId, retain: msg.retain ?? false, ackBy: msg.ackBy ?? 'puback' };
     return new Promise((resolve, reject) => {
-      this.#pending.push({ input, createdAt: this.#now(), bytes: msg.payload.length + Buffer.byteLength(msg.topic), resolve, reject });
-      if (msg.lane === 'alarm') this.#flush();
-      else this.#scheduleFlush();
+      const p = { input, createdAt: this.#now(), bytes: msg.payload.length + Buffer.byteLength(msg.topic), resolve, reject };
+      if (msg.lane === 'alarm') {
+        // Ahead of other pending puts (after earlier alarms), so it is in the very next commit.
+        let i = 0;
+        while (i < this.#pending.length && this.#pending[i].input.lane === 'alarm') i++;
+        this.#pending.splice(i, 0, p);
+        this.#flush();
+      } else {
+        this.#pending.push(p);
+        this.#scheduleFlush();
+      }
     });
   }
 
@@ -247,7 +258,10 @@ export class Outbox extends EventEmitter {
   /** Commits pending puts and acks, then closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    while (this.#pending.length > 0) this.#flush();
     this.#flush();
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
     this.#closed = true;
     this.#db.close();
   }
@@ -288,10 +302,14 @@ export class Outbox extends EventEmitter {
       clearImmediate(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    const batch = this.#pending;
+    // At most MAX_COMMIT puts per transaction: a burst of 20,000 puts committed as one transaction
+    // keeps every message undeliverable (and a later alarm waiting) until the last is written; in
+    // slices the pump starts on the first while the rest are committed, and alarms jump the queue.
+    const batch = this.#pending.length > MAX_COMMIT ? this.#pending.splice(0, MAX_COMMIT) : this.#pending;
+    if (batch === this.#pending) this.#pending = [];
+    else this.#scheduleFlush();
     const acked = [...this.#acked.keys()];
     if (batch.length === 0 && acked.length === 0) return;
-    this.#pending = [];
     let result: CommitResult;
     try {
       this.#setSync(batch.length > 0 ? 'FULL' : 'NORMAL');
