@@ -85,7 +85,8 @@ export class DelayRateController {
   }
 
   #noteDelivery(now: number, bytes: number): void {
-    const window = Math.max(100, 2 * this.#base());
+    // Long enough for several acknowledgements even when one part takes a while at this rate.
+    const window = Math.max(100, 2 * this.#base(), (4 * bytes * 1000) / Math.max(1, this.#rate));
     this.#acks.push({ at: now, bytes });
     this.#ackedInWindow += bytes;
     while (this.#acks.length > 2 && now - this.#acks[0].at > window) this.#ackedInWindow -= this.#acks.shift()!.bytes;
