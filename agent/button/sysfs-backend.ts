@@ -130,7 +130,17 @@ export class SysfsInputLine extends EventEmitter implements InputLine {
     this.#stopping = false;
     this.#faulted = false;
     try {
-      await this.#configure();
+      // A line that vanished between export and configure (another process, or our own unexport
+      // still being carried out) is exported again: ENOENT here is transient, not a missing chip.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#configure();
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+          await new Promise<void>((r) => this.#s.setTimeout(r, 20));
+        }
+      }
       this.#level = await this.#readValue();
     } catch (err) {
       // A failed start may be retried (the caller keeps trying while the line is missing).
