@@ -10,6 +10,7 @@ import { Geofences, type Fence, type GeofenceEvent } from './geofence.js';
 import { decideTimestamp } from './gps-time.js';
 import { LineSplitter } from './line-splitter.js';
 import { parseSentence } from './nmea-parser.js';
+import type { ParseResult } from './nmea-types.js';
 import { ReportPolicy, type LocationReport, type ReportReason } from './report-policy.js';
 import { SerialLink, type LinkState } from './serial-link.js';
 
@@ -71,6 +72,7 @@ export class GpsService extends EventEmitter {
   #clockPoll: NodeJS.Timeout | undefined;
   #skewMs: number | undefined;
   readonly #clockSyncFile: string;
+  #parsed: { line: string; result: ParseResult } | undefined;
   readonly counts = { lines: 0, rejected: 0, fixes: 0, discarded: 0 };
 
   constructor(config: GpsConfig, logger: Logger, clockSyncFile: string) {
@@ -87,7 +89,7 @@ export class GpsService extends EventEmitter {
       baudRate: this.#config.baudRate,
       splitter: () => new LineSplitter(),
       // Same rule as #onLine: with requireChecksum off, a receiver without checksums must still count as talking.
-      isValidLine: (l) => parseSentence(l, { requireChecksum: this.#config.requireChecksum }).ok,
+      isValidLine: (l) => this.#parse(l).ok,
       logger: this.#log,
     });
     link.on('line', (line: string) => this.#onLine(line));
@@ -112,6 +114,7 @@ export class GpsService extends EventEmitter {
 
   applyConfig(config: GpsConfig): void {
     this.#config = config;
+    this.#parsed = undefined;
     this.#policy.reconfigure(policyOptions(config));
     this.#arm();
   }
@@ -135,9 +138,20 @@ export class GpsService extends EventEmitter {
     return this.#skewMs;
   }
 
+  /**
+   * The link validates each line (for its no-data watchdog) just before handing it over; the
+   * result is kept for that one line so it is parsed once, not twice.
+   */
+  #parse(line: string): ParseResult {
+    if (this.#parsed?.line === line) return this.#parsed.result;
+    const result = parseSentence(line, { requireChecksum: this.#config.requireChecksum });
+    this.#parsed = { line, result };
+    return result;
+  }
+
   #onLine(line: string): void {
     this.counts.lines++;
-    const r = parseSentence(line, { requireChecksum: this.#config.requireChecksum });
+    const r = this.#parse(line);
     if (!r.ok) {
       this.counts.rejected++;
       return;
