@@ -116,7 +116,11 @@ describe('sysfs backend with SysfsGpioTree', () => {
     const line = openInputLine({ backend: 'sysfs', sysfsRoot: t.root, line: 17 });
     cleanups.push(() => line.stop());
     await line.start();
+    // The kernel carries out an unexport before the write returns; the stand-in does it on its next
+    // scan, so wait for it as the agent's retry backoff (≥ 250 ms) would.
+    const unexported = once(t, 'unexport');
     await line.stop();
+    await unexported;
     await line.start();
     expect(await line.read()).toBe(0);
     const edge = waitFor<EdgeEvent>(line, 'edge', (e) => e.value === 1);
