@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { bounceButton, holdButton } from './button-gestures.js';
 import { gpiodToolMain, type KernelReply, type KernelRequest, type ToolScriptConfig } from './gpiod-tool-script.js';
 
 export interface GpiodStandInOptions {
@@ -152,9 +152,7 @@ export class GpiodLineController extends EventEmitter {
 
   /** Presses, waits `ms`, releases. */
   async hold(ms: number): Promise<void> {
-    this.press();
-    await sleep(ms);
-    this.release();
+    await holdButton(this, ms);
   }
 
   /** A short pulse. */
@@ -164,15 +162,7 @@ export class GpiodLineController extends EventEmitter {
 
   /** Toggles pressed/released (starting pressed) with the given durations, then settles on `end`. */
   async bounce(pattern: number[], end: 'pressed' | 'released' = 'pressed'): Promise<void> {
-    let pressed = false;
-    for (const ms of pattern) {
-      pressed = !pressed;
-      if (pressed) this.press();
-      else this.release();
-      await sleep(ms);
-    }
-    if (end === 'pressed') this.press();
-    else this.release();
+    await bounceButton(this, pattern, end);
   }
 
   /** Changes a line's physical level; edges go to its monitor unless `lost` (an event the kernel dropped). */

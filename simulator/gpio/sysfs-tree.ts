@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { bounceButton, holdButton } from './button-gestures.js';
 
 /** One chip in the simulated tree. */
 export interface SysfsChipSpec {
@@ -106,9 +106,7 @@ export class SysfsGpioTree extends EventEmitter {
 
   /** Presses, waits `ms`, releases. */
   async hold(ms: number): Promise<void> {
-    this.press();
-    await sleep(ms);
-    this.release();
+    await holdButton(this, ms);
   }
 
   /** A short pulse, as from interference or a brushed button. */
@@ -121,15 +119,7 @@ export class SysfsGpioTree extends EventEmitter {
    * each duration in `pattern` (ms), then settles on `end`.
    */
   async bounce(pattern: number[], end: 'pressed' | 'released' = 'pressed'): Promise<void> {
-    let pressed = false;
-    for (const ms of pattern) {
-      pressed = !pressed;
-      if (pressed) this.press();
-      else this.release();
-      await sleep(ms);
-    }
-    if (end === 'pressed') this.press();
-    else this.release();
+    await bounceButton(this, pattern, end);
   }
 
   /** Sets the physical level of any input line. */
