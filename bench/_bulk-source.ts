@@ -1,36 +1,52 @@
 import { EventEmitter } from 'node:events';
 import type { BulkPart, BulkSource } from '../agent/transport/bulk-pump.js';
+import { MAX_AUTO_PART_BYTES, resolvePartBytes, type PartBytesSetting } from '../agent/transport/part-size.js';
 
-/** A queue of synthetic media parts (random bytes), as the uploader would offer them. */
+/**
+ * A queue of synthetic media parts (patterned bytes), as the uploader would offer them.
+ * Parts are cut when first asked for, at the size the setting gives for the pump's
+ * current rate (the uploader does the same per chunk; here each part is its own chunk).
+ */
 export class SyntheticBulkSource extends EventEmitter implements BulkSource {
-  readonly #queue: BulkPart[] = [];
+  readonly #topic: string;
+  readonly #setting: PartBytesSetting;
+  readonly #body: Buffer;
+  readonly #requeued: BulkPart[] = [];
   readonly #done = new Set<string>();
+  #left: number;
+  #cut = 0;
   acked_ = 0;
 
-  constructor(topic: string, totalBytes: number, partBytes: number) {
+  constructor(topic: string, totalBytes: number, partBytes: PartBytesSetting) {
     super();
-    const body = Buffer.alloc(partBytes);
-    for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
-    for (let i = 0; i * partBytes < totalBytes; i++) this.#queue.push({ key: `p${i}`, topic, payload: body });
+    this.#topic = topic;
+    this.#setting = partBytes;
+    this.#left = totalBytes;
+    this.#body = Buffer.alloc(partBytes === 'auto' ? MAX_AUTO_PART_BYTES : partBytes);
+    for (let i = 0; i < this.#body.length; i++) this.#body[i] = (i * 2654435761) >>> 24;
   }
 
-  get remaining(): number {
-    return this.#queue.length;
+  get remainingBytes(): number {
+    return this.#left + this.#requeued.reduce((n, p) => n + p.payload.length, 0);
   }
 
-  next(): BulkPart | undefined {
-    return this.#queue.shift();
+  next(rateBps = 0): BulkPart | undefined {
+    for (let again = this.#requeued.shift(); again !== undefined; again = this.#requeued.shift()) {
+      if (!this.#done.has(again.key)) return again; // else acknowledged late, after a reconnect
+    }
+    if (this.#left <= 0) return undefined;
+    const size = Math.min(this.#left, resolvePartBytes(this.#setting, rateBps));
+    this.#left -= size;
+    return { key: `p${this.#cut++}`, topic: this.#topic, payload: this.#body.subarray(0, size) };
   }
 
   acked(part: BulkPart): void {
     if (this.#done.has(part.key)) return;
     this.#done.add(part.key);
     this.acked_++;
-    const i = this.#queue.indexOf(part);
-    if (i >= 0) this.#queue.splice(i, 1);
   }
 
   requeue(part: BulkPart): void {
-    if (!this.#done.has(part.key)) this.#queue.unshift(part);
+    if (!this.#done.has(part.key)) this.#requeued.unshift(part);
   }
 }

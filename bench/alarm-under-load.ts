@@ -15,6 +15,7 @@ import { createLogger } from '../agent/log/logger.js';
 import { BulkPump } from '../agent/transport/bulk-pump.js';
 import { Envelope } from '../agent/transport/envelope.js';
 import { Outbox } from '../agent/transport/outbox.js';
+import { MAX_AUTO_PART_BYTES } from '../agent/transport/part-size.js';
 import { Transport } from '../agent/transport/transport.js';
 import { Ingest } from '../ingest/index.js';
 import { deviceTopic } from '../protocol/index.js';
@@ -78,8 +79,10 @@ async function runOurs(broker: Mosquitto, ingest: Ingest, device: string): Promi
 async function runBaseline(broker: Mosquitto, ingest: Ingest, device: string): Promise<number[]> {
   const proxy = await LinkProxy.start({ host: '127.0.0.1', port: broker.port }, LINK);
   const client = await mqtt.connectAsync(proxy.url, { clientId: device, protocolVersion: 4 });
-  const source = new SyntheticBulkSource(deviceTopic(device, 'media', 'part'), MEDIA_BYTES, resolveConfig({ deviceId: device }).transport.partBytes);
-  for (let p = source.next(); p !== undefined; p = source.next()) client.publish(p.topic, p.payload, { qos: 1 });
+  // A naive uploader: fixed parts of the largest size the protocol allows (the size does not matter
+  // here: the alarm waits for everything queued before it).
+  const source = new SyntheticBulkSource(deviceTopic(device, 'media', 'part'), MEDIA_BYTES, MAX_AUTO_PART_BYTES);
+  for (let p = source.next(0); p !== undefined; p = source.next(0)) client.publish(p.topic, p.payload, { qos: 1 });
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const env = new Envelope(device);
   const latencies = await fireAlarms(ingest, async (i) => {

@@ -57,7 +57,7 @@ const world = await World.create({
   brokerUrl: broker.url,
   media: true,
   buttonBackend: 'gpiod-v2', // the production default backend (event-driven; sysfs polls every 10 ms)
-  agentConfig: { media: { width: 1280, height: 720, fps: 15, videoKbps: 1500, chunkS: 10, bufferS: 30 } },
+  agentConfig: { media: { width: 1280, height: 720, fps: 15, videoKbps: 1500, chunkS: 10, bufferS: 30 }, ...(process.env.PART_BYTES ? { transport: { partBytes: Number(process.env.PART_BYTES) } } : {}) },
 });
 try {
   await world.agent.waitForLine('"msg":"agent ready"', 60_000);

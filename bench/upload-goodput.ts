@@ -82,10 +82,10 @@ try {
   uploader.close();
   await proxy.close();
 
-  // Baseline: raw publishes of the same bytes in 16 KiB messages over a fresh link, no pacing.
+  // Baseline: raw publishes of the same bytes in 32 KiB messages over a fresh link, no pacing.
   const proxy2 = await LinkProxy.start({ host: '127.0.0.1', port: broker.port }, LINK);
   const raw = await mqtt.connectAsync(proxy2.url, { clientId: `${device}-raw`, protocolVersion: 4 });
-  const msg = Buffer.alloc(cfg.partBytes, 7);
+  const msg = Buffer.alloc(32 * 1024, 7);
   const n = Math.ceil(totalBytes / msg.length);
   const b0 = performance.now();
   await Promise.all(Array.from({ length: n }, () => raw.publishAsync(deviceTopic(device, 'event', 'x'), msg, { qos: 1 })));

@@ -181,12 +181,25 @@ export function partCount(bytes: number, partSize: number): number {
 
 /** Frames one part: fixed prefix, JSON header, raw bytes. */
 export function encodePart(header: PartHeader, payload: Uint8Array): Buffer {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  if (json.length > MAX_PART_HEADER_BYTES) throw new Error(`part header is ${json.length} bytes, over ${MAX_PART_HEADER_BYTES}`);
-  const prefix = Buffer.allocUnsafe(PREFIX_BYTES);
-  PART_MAGIC.copy(prefix, 0);
-  prefix.writeUInt16BE(json.length, PART_MAGIC.length);
-  return Buffer.concat([prefix, json, payload]);
+  const { frame, payload: room } = allocPart(header, payload.length);
+  room.set(payload);
+  return frame;
+}
+
+/**
+ * A part's frame with the prefix and header written and `payloadBytes` of room
+ * after them, for the caller to fill in place (the uploader reads the chunk
+ * file straight into it: one allocation and no copy per part).
+ */
+export function allocPart(header: PartHeader, payloadBytes: number): { frame: Buffer; payload: Buffer } {
+  const json = JSON.stringify(header);
+  const jsonBytes = Buffer.byteLength(json, 'utf8');
+  if (jsonBytes > MAX_PART_HEADER_BYTES) throw new Error(`part header is ${jsonBytes} bytes, over ${MAX_PART_HEADER_BYTES}`);
+  const frame = Buffer.allocUnsafe(PREFIX_BYTES + jsonBytes + payloadBytes);
+  PART_MAGIC.copy(frame, 0);
+  frame.writeUInt16BE(jsonBytes, PART_MAGIC.length);
+  frame.write(json, PREFIX_BYTES, 'utf8');
+  return { frame, payload: frame.subarray(PREFIX_BYTES + jsonBytes) };
 }
 
 /** Splits a whole chunk into framed parts of at most `partSize` payload bytes. */

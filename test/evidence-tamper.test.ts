@@ -26,7 +26,7 @@ import { command, deviceSigner, runVerify, storedSession, storedSessions, type S
 
 // 'error': the ingest logs every rejection this file provokes as a warning.
 const logger = createLogger('test', { level: 'error' });
-const PART_BYTES = 16 * 1024; // the agent's default transport.partBytes
+const PART_BYTES = 16 * 1024; // what the agent's automatic part size gives on a 2 Mbit/s link
 const chunkFile = (i: number) => `chunk-${String(i).padStart(6, '0')}.ts`;
 const lines = async (path: string) => (await readFile(path, 'utf8')).trimEnd().split('\n');
 const writeLines = (path: string, l: string[]) => writeFile(path, `${l.join('\n')}\n`);

@@ -7,7 +7,7 @@ describe('config', () => {
     expect(c.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     expect(c.gps.baudRate).toBe(9600);
     expect(c.button.sosHoldMs).toBe(1500);
-    expect(c.transport.partBytes).toBe(32 * 1024);
+    expect(c.transport.partBytes).toBe('auto');
     expect(c.dataDir).toBe('/var/lib/nrec');
   });
 

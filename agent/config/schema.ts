@@ -69,7 +69,12 @@ export const TransportConfig = Type.Object(
     bulkAdaptive: Opt(Type.Boolean({ default: true, description: 'adapt the bulk budget to acknowledgement delay (LEDBAT-style)' })),
     queueDelayTargetMs: Opt(Type.Integer({ minimum: 5, default: 25, description: 'queueing delay bulk traffic may add on the link' })),
     maxInFlightBytes: Opt(Type.Integer({ minimum: 16_384, default: 256 * 1024, description: 'unacknowledged bulk bytes at most' })),
-    partBytes: Opt(Type.Integer({ minimum: 4096, maximum: 131_072, default: 32 * 1024, description: 'media part size (MQTT message size limit 128 KiB)' })),
+    partBytes: Opt(
+      Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 4096, maximum: 131_072 })], {
+        default: 'auto',
+        description: 'media part payload size in bytes (at most 128 KiB), or auto: about 100 ms of link time at the bulk rate when a chunk starts uploading, 16..128 KiB',
+      }),
+    ),
     shutdownDrainS: Opt(Type.Number({ minimum: 0, maximum: 120, default: 5, description: 'on a clean stop, wait this long for queued messages and chunks to go out' })),
     backfillBatch: Opt(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'locations per backfill message' })),
   },

@@ -1,15 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { deviceTopic, encodePart, partCount, type ChunkRecord } from '../../protocol/index.js';
+import { allocPart, deviceTopic, partCount, type ChunkRecord } from '../../protocol/index.js';
 import type { BulkPart, BulkSource } from '../transport/bulk-pump.js';
 import type { Envelope } from '../transport/envelope.js';
+import { resolvePartBytes, type PartBytesSetting } from '../transport/part-size.js';
 import type { Logger } from '../log/logger.js';
 
 export interface UploaderOptions {
   dbPath: string;
   envelope: Envelope;
-  partBytes: number;
+  /** Fixed, or 'auto': chosen from the bulk rate when the chunk starts uploading (see autoPartBytes). */
+  partBytes: PartBytesSetting;
   logger: Logger;
   /** All parts PUBACKed but no ingest acknowledgement after this long: send the chunk again (the ingest may have lost a partial assembly). */
   resendAfterMs?: number;
@@ -40,6 +42,8 @@ interface Pending {
 }
 
 const HEADER_PART = -1;
+/** part_bytes of a chunk whose part size is not chosen yet (nothing of it has been sent). */
+const UNDECIDED = 0;
 
 /**
  * Uploads evidence chunks as binary parts. Durable state (which chunk, which
@@ -81,6 +85,7 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
       sent: this.#db.prepare<[string, number | null, number]>('UPDATE chunks SET sent = ?, complete_at = ? WHERE id = ?'),
       byMsg: this.#db.prepare<[string], Row>('SELECT * FROM chunks WHERE msg_id = ?'),
       del: this.#db.prepare<[number]>('DELETE FROM chunks WHERE id = ?'),
+      decide: this.#db.prepare<[string, number, number, string, number]>('UPDATE chunks SET header = ?, parts = ?, part_bytes = ?, sent = ? WHERE id = ?'),
     };
     this.#writeProgress = this.#db.transaction((rows: Pending[]) => {
       for (const p of rows) {
@@ -99,11 +104,16 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     this.#pending.set(row.id, { row, sent, inFlight: new Set(), headerOut: false });
   }
 
-  /** Queues a committed chunk; durable when it returns. */
+  /**
+   * Queues a committed chunk; durable when it returns. With a fixed part size the header is
+   * final now; with 'auto' its partSize and partCount are filled in (once, durably) when the
+   * chunk's first byte is about to be sent, from the bulk rate at that moment.
+   */
   enqueue(record: ChunkRecord, path: string, evidence = true): string {
-    const parts = partCount(record.meta.bytes, this.#o.partBytes);
-    const header = this.#o.envelope.make('media', { meta: record.meta, prevLink: record.prevLink, link: record.link, sig: record.sig, partCount: parts, partSize: this.#o.partBytes });
-    const r = this.#st.insert.run(header.id, path, JSON.stringify(header), parts, this.#o.partBytes, '0'.repeat(parts), record.meta.sha256, record.meta.sessionId, record.meta.index, record.meta.bytes, evidence ? 1 : 0);
+    const fixed = this.#o.partBytes === 'auto' ? UNDECIDED : this.#o.partBytes;
+    const parts = fixed === UNDECIDED ? 0 : partCount(record.meta.bytes, fixed);
+    const header = this.#o.envelope.make('media', { meta: record.meta, prevLink: record.prevLink, link: record.link, sig: record.sig, partCount: parts, partSize: fixed });
+    const r = this.#st.insert.run(header.id, path, JSON.stringify(header), parts, fixed, '0'.repeat(parts), record.meta.sha256, record.meta.sessionId, record.meta.index, record.meta.bytes, evidence ? 1 : 0);
     const row = this.#st.byMsg.get(header.id)!;
     if (Number(r.lastInsertRowid) !== row.id) throw new Error('uploader: inconsistent insert');
     this.#track(row);
@@ -127,9 +137,28 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     return new Set([...this.#pending.values()].map((p) => p.row.path));
   }
 
-  next(): BulkPart | undefined {
+  /**
+   * Fixes the part size of a chunk that has none yet. Written before the header goes out and
+   * never changed afterwards, so the ingest never sees one chunk with two part sizes (not after
+   * a reconnect, a restart or a full re-send either).
+   */
+  #decide(p: Pending, rateBps: number): void {
+    const size = resolvePartBytes(this.#o.partBytes, rateBps);
+    const parts = partCount(p.row.bytes, size);
+    const header = JSON.parse(p.row.header) as { partCount: number; partSize: number };
+    header.partCount = parts;
+    header.partSize = size;
+    const json = JSON.stringify(header);
+    this.#st.decide.run(json, parts, size, '0'.repeat(parts), p.row.id);
+    p.row = { ...p.row, header: json, parts, part_bytes: size, sent: '0'.repeat(parts) };
+    p.sent = new Uint8Array(parts);
+    this.#o.logger.debug({ chunk: p.row.msg_id, partBytes: size, parts, rateKbps: Math.round((rateBps * 8) / 1000) }, 'part size chosen');
+  }
+
+  next(rateBps = 0): BulkPart | undefined {
     const now = this.#o.now();
     for (const p of this.#pending.values()) {
+      if (p.row.part_bytes === UNDECIDED) this.#decide(p, rateBps);
       if (p.row.complete_at !== null) {
         if (now - p.row.complete_at < this.#o.resendAfterMs) continue;
         // The broker has every part but the ingest never confirmed: send it all again.
@@ -155,7 +184,6 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
 
   #readPart(p: Pending, i: number): Buffer | undefined {
     const size = p.row.part_bytes;
-    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(size, p.row.bytes - i * size)));
     let fd: number;
     try {
       fd = this.#openChunk(p.row.path);
@@ -167,10 +195,12 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
       this.#pending.delete(p.row.id);
       return undefined;
     }
+    const length = Math.max(0, Math.min(size, p.row.bytes - i * size));
+    const { frame, payload } = allocPart({ v: 1, deviceId: this.#o.envelope.deviceId, sessionId: p.row.session_id, chunkIndex: p.row.idx, part: i, parts: p.row.parts, chunkSha256: p.row.sha256 }, length);
+    let off = 0;
     try {
-      let off = 0;
-      while (off < buf.length) {
-        const n = readSync(fd, buf, off, buf.length - off, i * size + off);
+      while (off < length) {
+        const n = readSync(fd, payload, off, length - off, i * size + off);
         if (n === 0) break;
         off += n;
       }
@@ -178,7 +208,8 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
       this.#closeChunk();
       throw err;
     }
-    return encodePart({ v: 1, deviceId: this.#o.envelope.deviceId, sessionId: p.row.session_id, chunkIndex: p.row.idx, part: i, parts: p.row.parts, chunkSha256: p.row.sha256 }, buf);
+    // A file shorter than recorded (it cannot be: chunks are immutable once committed) would show at the ingest as a hash mismatch; send what there is.
+    return off === length ? frame : frame.subarray(0, frame.length - (length - off));
   }
 
   /** The chunk being uploaded stays open between parts (one open/close per part was measurable in media-overhead). */

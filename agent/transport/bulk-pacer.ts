@@ -19,6 +19,7 @@ export class PacedStream extends Duplex {
   #lastRefill = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #pendingCallback: (() => void) | undefined;
+  #onEmpty: (() => void) | undefined;
   accepted = 0;
   flushed = 0;
   readonly #highWater: number;
@@ -81,16 +82,28 @@ export class PacedStream extends Duplex {
     this.#lastRefill = now;
     while (this.#queued > 0 && this.#tokens >= Math.min(slice, this.#queued)) {
       const want = Math.min(slice, this.#queued);
-      const bytes = this.#take(want);
-      this.#tokens -= bytes.length;
-      this.#socket.write(bytes);
-      this.flushed += bytes.length;
+      const bufs = this.#take(want);
+      this.#tokens -= want;
+      // A slice spanning several writes (a PUBLISH header and its payload) goes out as one
+      // writev instead of being copied together first.
+      if (bufs.length === 1) this.#socket.write(bufs[0]);
+      else {
+        this.#socket.cork();
+        for (const b of bufs) this.#socket.write(b);
+        this.#socket.uncork();
+      }
+      this.flushed += want;
       this.onFlushed?.(this.flushed, Date.now());
     }
     if (this.#queued <= this.#highWater && this.#pendingCallback) {
       const cb = this.#pendingCallback;
       this.#pendingCallback = undefined;
       cb();
+    }
+    if (this.#queued === 0 && this.#onEmpty) {
+      const done = this.#onEmpty;
+      this.#onEmpty = undefined;
+      done();
     }
     if (this.#queued > 0) {
       const need = Math.min(slice, this.#queued) - this.#tokens;
@@ -102,7 +115,7 @@ export class PacedStream extends Duplex {
     }
   }
 
-  #take(n: number): Buffer {
+  #take(n: number): Buffer[] {
     const parts: Buffer[] = [];
     let left = n;
     while (left > 0) {
@@ -118,10 +131,15 @@ export class PacedStream extends Duplex {
       }
     }
     this.#queued -= n;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return parts;
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    // End the socket only after the paced queue has gone out (a graceful DISCONNECT is queued last).
+    if (this.#queued > 0) {
+      this.#onEmpty = () => this._final(callback);
+      return;
+    }
     this.#socket.end();
     callback();
   }

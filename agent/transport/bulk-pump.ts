@@ -17,7 +17,8 @@ export interface BulkPart {
  * memory or in the socket. Emit 'ready' when parts become available.
  */
 export interface BulkSource extends EventEmitter {
-  next(): BulkPart | undefined;
+  /** The next part to send; `rateBps` is the current pacing rate (bytes/s), for sizing parts not yet cut. */
+  next(rateBps: number): BulkPart | undefined;
   /** The broker acknowledged the part (PUBACK). */
   acked(part: BulkPart): void;
   /** The part was not acknowledged (connection lost): offer it again later. */
@@ -138,7 +139,7 @@ export class BulkPump extends EventEmitter {
     // write then goes straight into the pacer, so its end offset is exact, and
     // nothing waits in memory ahead of the pacing.
     while (this.#submitted - paced.flushed < SLICE && this.#inFlightBytes < this.#o.maxInFlightBytes) {
-      const part = this.#o.source.next();
+      const part = this.#o.source.next(this.rate.rate);
       if (part === undefined) return;
       const f: InFlight = { part, endOffset: 0, lastByteAt: undefined, epoch: this.#epoch };
       this.#inFlight.add(f);
