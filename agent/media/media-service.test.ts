@@ -8,7 +8,8 @@ import { makeTempDir } from '../../test/support/temp.js';
 import { requireTool } from '../../test/support/tools.js';
 import { buildCapturePlan, DEFAULT_CAPTURE } from './capture-profiles.js';
 import { hashFile } from './file-hash.js';
-import { MediaService } from './media-service.js';
+import { MediaService, RESTART_GAP_REASON } from './media-service.js';
+import { SessionStore } from './session-store.js';
 import { ModeMachine } from './mode.js';
 import { Recorder, type ChunkEvent } from './recorder.js';
 
@@ -65,5 +66,87 @@ describe('MediaService with the sim camera', () => {
     expect(mode.mode).toBe('buffering');
     await svc.stop();
     expect(recorder.state).toBe('stopped');
+  });
+});
+
+describe('MediaService across a restart (the open session is kept in a SessionStore)', () => {
+  it('carries on with the open visit: same session and chain, the downtime as one gap, closed by a signed manifest', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-restart-'), (d) => d.remove());
+    const settings = { ...DEFAULT_CAPTURE, profile: 'sim' as const, width: 160, height: 120, fps: 10, chunkS: 1, videoBitrateK: 200 };
+    const key = generateKeyPairSync('ed25519');
+    const dbPath = dir.file('sessions.db');
+    const run = (sessionIds: string[]) => {
+      const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, settings, dir.path, n), ffprobePath: ffprobe });
+      const mode = new ModeMachine<ChunkEvent>({ bufferS: 2, postEventS: 2, now: Date.now, newSessionId: () => sessionIds.shift()! });
+      const store = new SessionStore(dbPath);
+      const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store });
+      const records: Array<{ path: string; index: number }> = [];
+      svc.on('record', (r) => records.push({ path: r.path, index: r.record.meta.index }));
+      return { recorder, mode, store, svc, records };
+    };
+
+    const first = run(['visit-s1']);
+    await first.svc.start();
+    await first.svc.startRecording('visit-a');
+    while (first.records.length < 2) await once(first.svc, 'record');
+    // Stopped without closing the session: what a crash leaves (the e2e test does it with kill -9).
+    await first.svc.stop();
+    first.store.close();
+    const before = first.records.length;
+    const stoppedAt = Date.now();
+
+    const second = run(['visit-s2']);
+    cleanup.add(second.svc, (s) => s.stop());
+    const restored = second.svc.restore();
+    expect(restored.map((r) => r.record.meta.index)).toEqual(first.records.map((r) => r.index));
+    expect(second.mode.mode).toBe('recording');
+    expect(second.mode.session?.sessionId).toBe('visit-s1');
+    await second.recorder.salvage(restored.map((r) => r.path.split('/').at(-1)!));
+    await second.svc.start();
+    while (second.records.length < 2) await once(second.svc, 'record');
+    const manifestP = once(second.svc, 'manifest') as Promise<[Manifest]>;
+    await second.svc.stopRecording();
+    const [m] = await manifestP;
+
+    expect(m).toMatchObject({ sessionId: 'visit-s1', visitId: 'visit-a', trigger: 'visit' });
+    expect(verifyDigestSignature(manifestDigest(m), m.sig, key.publicKey)).toBe(true);
+    expect(m.chunks.map((c) => c.meta.index)).toEqual(m.chunks.map((_, i) => i));
+    expect(m.chunks.length).toBe(before + second.records.length);
+    let prev = genesisLink('dev-1', 'visit-s1');
+    for (const c of m.chunks) {
+      expect(c.link).toBe(chainLink(prev, c.meta));
+      prev = c.link;
+    }
+    expect(m.gaps).toHaveLength(1);
+    const gap = m.gaps[0];
+    expect(gap.reason).toBe(RESTART_GAP_REASON);
+    expect(gap.from).toBeLessThanOrEqual(stoppedAt);
+    expect(m.chunks.filter((c) => c.meta.index < before).every((c) => c.meta.endTime <= gap.from)).toBe(true);
+    expect(m.chunks.filter((c) => c.meta.index >= before).every((c) => c.meta.startTime >= gap.to)).toBe(true);
+    expect(second.store.load(), 'nothing left open').toEqual([]);
+    await second.svc.stop();
+    second.store.close();
+  });
+
+  it('closes an older session left open with a manifest at once, and carries on with the newest', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-restore-'), (d) => d.remove());
+    const store = new SessionStore(dir.file('sessions.db'));
+    cleanup.add(store, (s) => s.close());
+    const t = Date.now() - 60_000;
+    store.saveState({ sessionId: 'old-1', trigger: 'sos', startedAt: t, alarms: ['alarm-9'], until: t + 30_000, sosUntil: t + 30_000 });
+    store.saveState({ sessionId: 'new-2', trigger: 'visit', visitId: 'visit-b', startedAt: t + 40_000, alarms: [], until: undefined, sosUntil: undefined });
+    const key = generateKeyPairSync('ed25519');
+    const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, DEFAULT_CAPTURE, dir.path, n), ffprobePath: ffprobe });
+    const mode = new ModeMachine<ChunkEvent>({ now: Date.now, newSessionId: () => 'unused' });
+    const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store });
+    const manifestP = once(svc, 'manifest') as Promise<[Manifest]>;
+    expect(svc.restore()).toEqual([]);
+    const [m] = await manifestP;
+    expect(m).toMatchObject({ sessionId: 'old-1', trigger: 'sos', alarms: ['alarm-9'], chunks: [] });
+    expect(m.gaps.map((g) => g.reason)).toEqual([RESTART_GAP_REASON]);
+    expect(verifyDigestSignature(manifestDigest(m), m.sig, key.publicKey)).toBe(true);
+    expect(mode.session).toMatchObject({ sessionId: 'new-2', visitId: 'visit-b' });
+    await svc.settled();
+    expect(store.load().map((s) => s.state.sessionId)).toEqual(['new-2']);
   });
 });

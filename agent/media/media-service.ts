@@ -2,10 +2,14 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
 import type { Fix } from '../../protocol/index.js';
-import type { ChunkRecord, Manifest } from '../../protocol/media.js';
+import type { ChunkRecord, Gap, Manifest } from '../../protocol/media.js';
 import { EvidenceSession } from './evidence.js';
-import type { ModeAction, ModeMachine, SessionInfo } from './mode.js';
+import type { ModeAction, ModeMachine, OpenSession, SessionInfo } from './mode.js';
 import type { ChunkEvent, Recorder, RecorderStatus } from './recorder.js';
+import type { SessionStore } from './session-store.js';
+
+/** The gap a restart leaves in a session it carries on with. */
+export const RESTART_GAP_REASON = 'agent restarted: recording interrupted (power cut or crash)';
 
 export interface MediaServiceEvents {
   /** A chunk joined a session's chain: queue its header and parts for upload. */
@@ -28,6 +32,8 @@ export interface MediaServiceOptions {
   now?: () => number;
   /** Deletes a chunk file that fell out of the buffer (injectable for tests). */
   remove?: (path: string) => Promise<void>;
+  /** Keeps the open session on disk so a restart carries on with it (see SessionStore). */
+  store?: SessionStore;
 }
 
 /**
@@ -37,7 +43,7 @@ export interface MediaServiceOptions {
  * manifest); ffmpeg runs only while the mode wants chunks.
  */
 export class MediaService extends EventEmitter<MediaServiceEvents> {
-  readonly #o: Required<Omit<MediaServiceOptions, 'position'>> & Pick<MediaServiceOptions, 'position'>;
+  readonly #o: Required<Omit<MediaServiceOptions, 'position' | 'store'>> & Pick<MediaServiceOptions, 'position' | 'store'>;
   readonly #sessions = new Map<string, EvidenceSession>();
   #positionAtStart: Fix | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
@@ -45,6 +51,10 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /** Capture start/stop decisions, one at a time so two cannot both start ffmpeg. */
   #capture: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** The session state last written to the store. */
+  #savedState = '';
+  /** A session carried on after a restart: its restart gap starts here and is recorded when the next fresh chunk (or the end) comes. */
+  #resumed: { sessionId: string; from: number } | undefined;
 
   constructor(opts: MediaServiceOptions) {
     super();
@@ -58,6 +68,41 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     r.on('gap', (g) => this.#apply(this.#o.mode.onGap(g)));
     r.on('status', (s) => this.emit('status', s));
     r.on('warning', (w) => this.emit('warning', w));
+  }
+
+  /**
+   * Carries on with what a previous run left open (call once, before salvage and start): the
+   * newest stored session is open again in the mode machine and its chain continues; a gap
+   * for the downtime is recorded when recording resumes. Any older one (a crash between two
+   * sessions) is closed at once with its manifest. Returns the restored sessions' chunks, for
+   * the uploader to queue any that never reached it.
+   */
+  restore(): Array<{ record: ChunkRecord; path: string }> {
+    const store = this.#o.store;
+    if (store === undefined) return [];
+    const stored = store.load();
+    const out: Array<{ record: ChunkRecord; path: string }> = [];
+    for (const [i, s] of stored.entries()) {
+      out.push(...s.records);
+      const st = s.state;
+      const session = EvidenceSession.resume(
+        { deviceId: this.#o.deviceId, sessionId: st.sessionId, trigger: st.trigger, startedAt: st.startedAt, codec: 'mpegts', privateKey: this.#o.privateKey, ...(st.visitId === undefined ? {} : { visitId: st.visitId }) },
+        s.records.map((r) => r.record),
+        s.gaps,
+        st.alarms,
+      );
+      this.#sessions.set(st.sessionId, session);
+      const lastEnd = s.records.at(-1)?.record.meta.endTime ?? st.startedAt;
+      if (i < stored.length - 1) {
+        this.#applying = this.#applying.then(() => this.#end(st.sessionId, lastEnd, lastEnd));
+        continue;
+      }
+      this.#o.mode.restore(st);
+      this.#savedState = JSON.stringify(st);
+      this.#resumed = { sessionId: st.sessionId, from: lastEnd };
+    }
+    this.#armTick();
+    return out;
   }
 
   /** Starts capture if the mode wants it. */
@@ -105,11 +150,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   }
 
   async #command(actions: ModeAction<ChunkEvent>[]): Promise<void> {
-    this.#apply(actions);
+    this.#apply(actions); // also saves what the command changed without an action (a visit's end time)
     await this.#syncCapture();
   }
 
   #apply(actions: ModeAction<ChunkEvent>[]): void {
+    this.#saveState();
     for (const a of actions) this.#applying = this.#applying.then(() => this.#do(a)).catch((err: Error) => { this.emit('warning', err.message); });
     this.#armTick();
     void this.#applying.then(() => this.#syncCapture()).catch((err: Error) => this.emit('warning', `capture control failed: ${err.message}`));
@@ -131,10 +177,18 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       }
       case 'commit': {
         const c = a.chunk;
+        const r = this.#resumed;
+        if (r?.sessionId === a.sessionId) {
+          // A chunk salvaged from before the restart still belongs before the gap; the first fresh one closes it.
+          if (c.salvaged === true) r.from = Math.max(r.from, c.endTime);
+          else this.#closeRestartGap(c.startTime);
+        }
         const record = await this.#session(a.sessionId).addChunk({
           path: c.path, startTime: c.startTime, endTime: c.endTime, durationS: c.durationS, codec: c.codec,
           ...(c.salvaged === true ? { salvaged: true } : {}), ...(c.position === undefined ? {} : { position: c.position }),
         });
+        // On disk before anyone can upload it: a restart must never reuse this index.
+        this.#o.store?.addRecord(record, c.path);
         this.emit('record', { record, path: c.path, preEvent: a.preEvent });
         return;
       }
@@ -142,14 +196,47 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
         this.#session(a.sessionId).addAlarm(a.alarmId);
         return;
       case 'gap':
-        this.#session(a.sessionId).addGap(a.gap);
+        this.#addGap(a.sessionId, a.gap);
         return;
-      case 'session-end': {
-        const manifest = await this.#session(a.sessionId).finish(a.endedAt);
-        this.#sessions.delete(a.sessionId);
-        this.emit('manifest', manifest);
-        return;
-      }
+      case 'session-end':
+        if (this.#resumed?.sessionId === a.sessionId) this.#closeRestartGap(a.endedAt);
+        return this.#end(a.sessionId, a.endedAt);
+    }
+  }
+
+  async #end(sessionId: string, endedAt: number, restartGapFrom?: number): Promise<void> {
+    if (restartGapFrom !== undefined) this.#addGap(sessionId, { from: restartGapFrom, to: Math.max(restartGapFrom, this.#o.now()), reason: RESTART_GAP_REASON });
+    const manifest = await this.#session(sessionId).finish(endedAt);
+    this.#sessions.delete(sessionId);
+    this.#o.store?.remove(sessionId);
+    this.emit('manifest', manifest);
+  }
+
+  #addGap(sessionId: string, gap: Gap): void {
+    this.#session(sessionId).addGap(gap);
+    this.#o.store?.addGap(sessionId, gap);
+  }
+
+  #closeRestartGap(to: number): void {
+    const r = this.#resumed;
+    if (r === undefined) return;
+    this.#resumed = undefined;
+    if (to > r.from) this.#addGap(r.sessionId, { from: r.from, to, reason: RESTART_GAP_REASON });
+  }
+
+  /** Writes the mode machine's open session when it changed (opened, alarm joined, end time set). */
+  #saveState(): void {
+    const store = this.#o.store;
+    const snap: OpenSession | undefined = this.#o.mode.snapshot();
+    if (store === undefined || snap === undefined) return;
+    const json = JSON.stringify(snap);
+    if (json === this.#savedState) return;
+    try {
+      store.saveState(snap);
+      this.#savedState = json;
+    } catch (err) {
+      // Recording goes on; only a restart before the next successful write would lose the session's latest state.
+      this.emit('warning', `could not save the open session ${snap.sessionId}: ${(err as Error).message}`);
     }
   }
 

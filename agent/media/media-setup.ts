@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { Validator, IngestAck, type Fix } from '../../protocol/index.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
@@ -16,6 +17,7 @@ import { detectVideoEncoder, locateFfmpeg, locateFfprobe } from './ffmpeg-locate
 import { MediaService } from './media-service.js';
 import { ModeMachine } from './mode.js';
 import { Recorder, type ChunkEvent } from './recorder.js';
+import { SessionStore } from './session-store.js';
 import { ChunkUploader } from './uploader.js';
 
 export interface MediaDeps {
@@ -81,7 +83,8 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   };
   const recorder = new Recorder({ chunkDir, ffprobePath: ffprobe.path, plan: (n) => buildCapturePlan(ffmpeg.path, settings, chunkDir, n) });
   const mode = new ModeMachine<ChunkEvent>({ base: m.mode, bufferS: m.bufferS, postEventS: m.postEventS, now: Date.now, newSessionId });
-  const service = new MediaService({ deviceId: config.deviceId, recorder, mode, privateKey: key.privateKey, position: d.position });
+  const sessions = new SessionStore(join(dataDir, 'sessions.db'));
+  const service = new MediaService({ deviceId: config.deviceId, recorder, mode, privateKey: key.privateKey, position: d.position, store: sessions });
   const uploader = new ChunkUploader({ dbPath: join(dataDir, 'uploads.db'), envelope: d.envelope, partBytes: config.transport.partBytes, logger });
   const t = config.transport;
   const bulk = new BulkPump({
@@ -177,7 +180,19 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     return { result: { recording: false } };
   });
   await mkdirp(chunkDir);
-  await recorder.salvage([...uploader.pendingPaths()].map((p) => basename(p)));
+  // A session the last run left open (power cut, crash) carries on; any of its chunks that never
+  // reached the upload queue (a crash between the two writes) is queued now: the ingest stores a
+  // chunk once however often it comes.
+  const restored = service.restore();
+  const pending = uploader.pendingPaths();
+  const known = new Set([...pending].map((p) => basename(p)));
+  for (const { record, path } of restored) {
+    known.add(basename(path));
+    if (!pending.has(path) && existsSync(path)) uploader.enqueue(record, path, true);
+  }
+  const open = mode.session;
+  if (open !== undefined) logger.info({ sessionId: open.sessionId, trigger: open.trigger, visitId: open.visitId, chunks: restored.filter((r) => r.record.meta.sessionId === open.sessionId).length }, 'evidence session resumed after restart');
+  await recorder.salvage(known);
   await service.start();
   bulk.start();
   return {
@@ -198,6 +213,7 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     async close() {
       await bulk.stop();
       uploader.close();
+      sessions.close();
     },
   };
 }

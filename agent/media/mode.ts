@@ -52,7 +52,8 @@ export interface ModeOptions {
   newSessionId: () => string;
 }
 
-interface OpenSession extends SessionInfo {
+/** The open session as the machine holds it: what is persisted so a restart can carry on with it. */
+export interface OpenSession extends SessionInfo {
   /** When the session ends; undefined while a visit runs. */
   until: number | undefined;
   /** Latest end of the SOS post-event windows, which a visit's stop cannot cut short. */
@@ -83,6 +84,22 @@ export class ModeMachine<C extends ModeChunk> {
   get session(): SessionInfo | undefined {
     const s = this.#session;
     return s === undefined ? undefined : { sessionId: s.sessionId, trigger: s.trigger, ...(s.visitId === undefined ? {} : { visitId: s.visitId }), startedAt: s.startedAt, alarms: [...s.alarms] };
+  }
+
+  /** A copy of the open session's full state (for persisting it), or undefined. */
+  snapshot(): OpenSession | undefined {
+    const s = this.#session;
+    return s === undefined ? undefined : { ...s, alarms: [...s.alarms] };
+  }
+
+  /**
+   * Carries on with a session a previous run of the agent left open (power cut, crash): the
+   * machine is recording it again, with its end time and alarms, as if it had never stopped.
+   * Only before anything else has happened: it replaces no session.
+   */
+  restore(session: OpenSession): void {
+    if (this.#session !== undefined) throw new Error(`cannot restore session ${session.sessionId}: session ${this.#session.sessionId} is open`);
+    this.#session = { ...session, alarms: [...session.alarms] };
   }
 
   /** Chunks currently held in the pre-event buffer, oldest first. */

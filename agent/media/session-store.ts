@@ -1,0 +1,73 @@
+import Database from 'better-sqlite3';
+import type { ChunkRecord, Gap } from '../../protocol/media.js';
+import type { OpenSession } from './mode.js';
+
+/** An evidence session a previous run left open, as stored. */
+export interface StoredSession {
+  state: OpenSession;
+  records: Array<{ record: ChunkRecord; path: string }>;
+  gaps: Gap[];
+}
+
+/**
+ * The open evidence session on disk (SQLite, WAL, synchronous FULL), so that
+ * a power cut or a crash in the middle of a visit does not orphan it: the next
+ * start carries on with the same session (same chain, one more gap) and it
+ * still ends with a signed manifest. Written at every step that changes what
+ * the manifest will say: the session's state (end time, alarms), each chunk's
+ * chain record as it is committed, each gap. Removed when the session ends.
+ */
+export class SessionStore {
+  readonly #db: Database.Database;
+  readonly #st;
+
+  constructor(dbPath: string) {
+    this.#db = new Database(dbPath);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS records (session_id TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (session_id, idx));
+      CREATE TABLE IF NOT EXISTS gaps (session_id TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, gap TEXT NOT NULL);`);
+    this.#st = {
+      saveState: this.#db.prepare<[string, string]>('INSERT INTO sessions (id, state) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state'),
+      addRecord: this.#db.prepare<[string, number, string, string]>('INSERT INTO records (session_id, idx, record, path) VALUES (?, ?, ?, ?)'),
+      addGap: this.#db.prepare<[string, string]>('INSERT INTO gaps (session_id, gap) VALUES (?, ?)'),
+      sessions: this.#db.prepare<[], { id: string; state: string }>('SELECT id, state FROM sessions ORDER BY rowid'),
+      records: this.#db.prepare<[string], { record: string; path: string }>('SELECT record, path FROM records WHERE session_id = ? ORDER BY idx'),
+      gaps: this.#db.prepare<[string], { gap: string }>('SELECT gap FROM gaps WHERE session_id = ? ORDER BY seq'),
+    };
+  }
+
+  /** Sessions left open by an earlier run, oldest first. */
+  load(): StoredSession[] {
+    return this.#st.sessions.all().map((s) => ({
+      state: JSON.parse(s.state) as OpenSession,
+      records: this.#st.records.all(s.id).map((r) => ({ record: JSON.parse(r.record) as ChunkRecord, path: r.path })),
+      gaps: this.#st.gaps.all(s.id).map((g) => JSON.parse(g.gap) as Gap),
+    }));
+  }
+
+  saveState(state: OpenSession): void {
+    this.#st.saveState.run(state.sessionId, JSON.stringify(state));
+  }
+
+  addRecord(record: ChunkRecord, path: string): void {
+    this.#st.addRecord.run(record.meta.sessionId, record.meta.index, JSON.stringify(record), path);
+  }
+
+  addGap(sessionId: string, gap: Gap): void {
+    this.#st.addGap.run(sessionId, JSON.stringify(gap));
+  }
+
+  /** The session ended (its manifest is made): nothing of it is needed any more. */
+  remove(sessionId: string): void {
+    this.#db.transaction(() => {
+      for (const t of ['sessions', 'records', 'gaps']) this.#db.prepare(`DELETE FROM ${t} WHERE ${t === 'sessions' ? 'id' : 'session_id'} = ?`).run(sessionId);
+    })();
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
