@@ -1,12 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainLink, genesisLink, manifestDigest, verifyDigestSignature, type Manifest } from '../../protocol/media.js';
 import { Cleanup } from '../../test/support/cleanup.js';
 import { makeTempDir } from '../../test/support/temp.js';
 import { requireTool } from '../../test/support/tools.js';
 import { buildCapturePlan, DEFAULT_CAPTURE } from './capture-profiles.js';
+import { EvidenceSession } from './evidence.js';
 import { hashFile } from './file-hash.js';
 import { MediaService, RESTART_GAP_REASON } from './media-service.js';
 import { SessionStore } from './session-store.js';
@@ -148,5 +149,26 @@ describe('MediaService across a restart (the open session is kept in a SessionSt
     expect(mode.session).toMatchObject({ sessionId: 'new-2', visitId: 'visit-b' });
     await svc.settled();
     expect(store.load().map((s) => s.state.sessionId)).toEqual(['new-2']);
+  });
+  it('a damaged stored session does not stop evidence: warned about, dropped, its chunks still handed back for upload', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-damaged-'), (d) => d.remove());
+    const store = new SessionStore(dir.file('sessions.db'));
+    cleanup.add(store, (s) => s.close());
+    const key = generateKeyPairSync('ed25519');
+    const chunk = dir.file('chunk-000000.ts');
+    await writeFile(chunk, 'not really video');
+    const ev = new EvidenceSession({ deviceId: 'dev-1', sessionId: 'broken-1', trigger: 'visit', startedAt: Date.now(), codec: 'mpegts', privateKey: key.privateKey });
+    const record = await ev.addChunk({ path: chunk, startTime: 0, endTime: 1000, durationS: 1 });
+    store.saveState({ sessionId: 'broken-1', trigger: 'visit', visitId: 'visit-c', startedAt: Date.now(), alarms: [], until: undefined, sosUntil: undefined });
+    store.addRecord({ ...record, meta: { ...record.meta, index: 3 } }, chunk); // indices 0..2 missing: not a chain
+    const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, DEFAULT_CAPTURE, dir.path, n), ffprobePath: ffprobe });
+    const mode = new ModeMachine<ChunkEvent>({ now: Date.now, newSessionId: () => 'unused' });
+    const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store });
+    const warnings: string[] = [];
+    svc.on('warning', (w) => warnings.push(w));
+    expect(svc.restore().map((r) => r.path)).toEqual([chunk]);
+    expect(warnings.join('\n')).toMatch(/cannot carry on with session broken-1 .*does not continue the chain/);
+    expect(mode.mode).toBe('buffering');
+    expect(store.load()).toEqual([]);
   });
 });

@@ -85,16 +85,24 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     for (const [i, s] of stored.entries()) {
       out.push(...s.records);
       const st = s.state;
-      const session = EvidenceSession.resume(
-        { deviceId: this.#o.deviceId, sessionId: st.sessionId, trigger: st.trigger, startedAt: st.startedAt, codec: 'mpegts', privateKey: this.#o.privateKey, ...(st.visitId === undefined ? {} : { visitId: st.visitId }) },
-        s.records.map((r) => r.record),
-        s.gaps,
-        st.alarms,
-      );
+      let session: EvidenceSession;
+      try {
+        session = EvidenceSession.resume(
+          { deviceId: this.#o.deviceId, sessionId: st.sessionId, trigger: st.trigger, startedAt: st.startedAt, codec: 'mpegts', privateKey: this.#o.privateKey, ...(st.visitId === undefined ? {} : { visitId: st.visitId }) },
+          s.records.map((r) => r.record),
+          s.gaps,
+          st.alarms,
+        );
+      } catch (err) {
+        // A damaged store must not keep evidence capture down: its chunks still upload (and verify) on their own.
+        this.emit('warning', `cannot carry on with session ${st.sessionId} (${(err as Error).message}); it stays without a manifest`);
+        store.remove(st.sessionId);
+        continue;
+      }
       this.#sessions.set(st.sessionId, session);
       const lastEnd = s.records.at(-1)?.record.meta.endTime ?? st.startedAt;
       if (i < stored.length - 1) {
-        this.#applying = this.#applying.then(() => this.#end(st.sessionId, lastEnd, lastEnd));
+        this.#applying = this.#applying.then(() => this.#end(st.sessionId, lastEnd, lastEnd)).catch((err: Error) => { this.emit('warning', err.message); });
         continue;
       }
       this.#o.mode.restore(st);
@@ -187,8 +195,14 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
           path: c.path, startTime: c.startTime, endTime: c.endTime, durationS: c.durationS, codec: c.codec,
           ...(c.salvaged === true ? { salvaged: true } : {}), ...(c.position === undefined ? {} : { position: c.position }),
         });
-        // On disk before anyone can upload it: a restart must never reuse this index.
-        this.#o.store?.addRecord(record, c.path);
+        // On disk before anyone can upload it: a restart must never reuse this index. If the write
+        // fails (disk trouble) the chunk is still uploaded: the chain the ingest gets stays whole,
+        // only a restart before the session ends would cut the session short.
+        try {
+          this.#o.store?.addRecord(record, c.path);
+        } catch (err) {
+          this.emit('warning', `could not save chunk ${record.meta.index} of session ${a.sessionId} for a restart: ${(err as Error).message}`);
+        }
         this.emit('record', { record, path: c.path, preEvent: a.preEvent });
         return;
       }
@@ -208,13 +222,21 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (restartGapFrom !== undefined) this.#addGap(sessionId, { from: restartGapFrom, to: Math.max(restartGapFrom, this.#o.now()), reason: RESTART_GAP_REASON });
     const manifest = await this.#session(sessionId).finish(endedAt);
     this.#sessions.delete(sessionId);
-    this.#o.store?.remove(sessionId);
+    try {
+      this.#o.store?.remove(sessionId);
+    } catch (err) {
+      this.emit('warning', `could not remove ended session ${sessionId} from the restart store: ${(err as Error).message}`);
+    }
     this.emit('manifest', manifest);
   }
 
   #addGap(sessionId: string, gap: Gap): void {
     this.#session(sessionId).addGap(gap);
-    this.#o.store?.addGap(sessionId, gap);
+    try {
+      this.#o.store?.addGap(sessionId, gap);
+    } catch (err) {
+      this.emit('warning', `could not save a gap of session ${sessionId} for a restart: ${(err as Error).message}`);
+    }
   }
 
   #closeRestartGap(to: number): void {
