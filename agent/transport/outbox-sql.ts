@@ -43,6 +43,7 @@ export function prepareStatements(db: Database.Database) {
     insert: db.prepare<[string, string, Buffer, string, number, string, number, number]>(
       'INSERT INTO outbox (lane, topic, payload, msg_id, retain, ack_by, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     del: db.prepare<[number]>('DELETE FROM outbox WHERE row_id = ?'),
+    delRange: db.prepare<[number, number]>('DELETE FROM outbox WHERE row_id BETWEEN ? AND ?'),
     meta: db.prepare<[number], Meta>('SELECT row_id, lane, bytes FROM outbox WHERE row_id = ?'),
     byMsgId: db.prepare<[string], Meta>("SELECT row_id, lane, bytes FROM outbox WHERE msg_id = ? AND ack_by = 'ingest'"),
     scan: db.prepare<[string, number], DbRow>('SELECT * FROM outbox WHERE lane = ? AND row_id > ? ORDER BY row_id'),
@@ -63,3 +64,19 @@ export function toEntry(r: DbRow): OutboxEntry {
   };
 }
 
+
+/**
+ * Row ids as runs of consecutive ids, [first, last] each: a backfill batch or a burst of
+ * PUBACKs acknowledges neighbouring rows, and one range DELETE is much cheaper than one
+ * DELETE per row. Every id of a run is in `ids`, so the range deletes exactly them.
+ */
+export function idRuns(ids: readonly number[]): Array<[number, number]> {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const runs: Array<[number, number]> = [];
+  for (const id of sorted) {
+    const last = runs.at(-1);
+    if (last !== undefined && id <= last[1] + 1) last[1] = Math.max(last[1], id);
+    else runs.push([id, id]);
+  }
+  return runs;
+}

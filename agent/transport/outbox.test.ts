@@ -288,3 +288,16 @@ describe('Outbox', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('idRuns', () => {
+  it('groups ids into runs of consecutive ids, whatever their order and repeats', async () => {
+    const { idRuns } = await import('./outbox-sql.js');
+    expect(idRuns([])).toEqual([]);
+    expect(idRuns([7])).toEqual([[7, 7]]);
+    expect(idRuns([5, 3, 4, 9, 10, 12, 4])).toEqual([[3, 5], [9, 10], [12, 12]]);
+    // Every id inside a run is one of the ids: a range delete removes exactly them.
+    const ids = Array.from({ length: 300 }, () => Math.floor(Math.random() * 400));
+    const covered = idRuns(ids).flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+    expect(covered).toEqual([...new Set(ids)].sort((a, b) => a - b));
+  });
+});

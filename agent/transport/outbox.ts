@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import { LANES, planEviction, type Lane, type PolicyRow } from './outbox-policy.js';
-import { prepareStatements, toEntry, type Meta, type OutboxStatements } from './outbox-sql.js';
+import { idRuns, prepareStatements, toEntry, type Meta, type OutboxStatements } from './outbox-sql.js';
 
 export { LANES, type Lane };
 
@@ -389,7 +389,10 @@ export class Outbox extends EventEmitter {
 
   /** Runs inside the transaction; works on a copy of the cached totals so a rollback leaves them untouched. */
   #apply(batch: Pending[], acked: number[]): CommitResult {
-    for (const id of acked) this.#st.del.run(id);
+    for (const [first, last] of idRuns(acked)) {
+      if (first === last) this.#st.del.run(first);
+      else this.#st.delRange.run(first, last);
+    }
     const lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
     for (const l of LANES) lanes[l] = { ...this.#lanes[l] };
     let total = this.#total;
