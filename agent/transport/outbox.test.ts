@@ -187,17 +187,19 @@ describe('Outbox', () => {
     expect(o.stats().location.count).toBe(1);
   });
 
-  it('property: take/release/ack/restart agree with a simple model of the queue', async () => {
-    type Op = { op: 'put' | 'take' | 'release' | 'releaseAll' | 'ack' | 'ackMsg' | 'reopen'; lane: Lane; k: number };
+  // Run twice: with the default in-memory tail, and with a tail of ~2 rows, so take() keeps
+  // switching between rows held in memory and rows read back from SQLite.
+  it.each([undefined, 50])('property: take/release/ack/restart agree with a simple model of the queue (tail bound %s)', async (tailBytes) => {
+    type Op = { op: 'put' | 'burst' | 'take' | 'release' | 'releaseAll' | 'ack' | 'ackMsg' | 'reopen'; lane: Lane; k: number };
     const ops = fc.array(fc.record({
-      op: fc.constantFrom<Op['op']>('put', 'put', 'put', 'take', 'take', 'release', 'releaseAll', 'ack', 'ackMsg', 'reopen'),
+      op: fc.constantFrom<Op['op']>('put', 'put', 'put', 'burst', 'take', 'take', 'release', 'releaseAll', 'ack', 'ackMsg', 'reopen'),
       lane: fc.constantFrom<Lane>('alarm', 'location'),
       k: fc.integer({ min: 0, max: 5 }),
     }), { minLength: 20, maxLength: 40 });
     let run = 0;
     await fc.assert(fc.asyncProperty(ops, async (list) => {
-      const path = dir.file(`model-${run++}.db`);
-      let o = Outbox.open(path);
+      const path = dir.file(`model-${tailBytes ?? 'd'}-${run++}.db`);
+      let o = Outbox.open(path, { tailBytes });
       // Model: stored messages in put order, with an in-flight flag.
       const model: Array<{ msgId: string; lane: Lane; inFlight: boolean }> = [];
       const rowOf = new Map<string, number>();
@@ -210,6 +212,19 @@ describe('Outbox', () => {
             const e = await o.put(msg(lane, 10, { ackBy: 'ingest' }));
             rowOf.set(e.msgId, e.rowId);
             model.push({ msgId: e.msgId, lane, inFlight: false });
+          } else if (op === 'burst') {
+            // Puts still uncommitted while take() runs: only what is committed can be taken, and
+            // rows committed after a take that drained the lane must be found by the next one.
+            // (An alarm put commits at once, with everything pending: alarms never wait for a group commit.)
+            const inputs = Array.from({ length: k + 1 }, () => msg(lane, 10, { ackBy: 'ingest' }));
+            const puts = inputs.map((i) => o.put(i));
+            const later = lane === 'alarm' ? [] : inputs;
+            if (lane === 'alarm') for (const i of inputs) model.push({ msgId: i.msgId, lane, inFlight: false });
+            const want = model.filter((m) => m.lane === lane && !m.inFlight).slice(0, k);
+            expect(ids(o.take(lane, k))).toEqual(ids(want));
+            for (const m of want) m.inFlight = true;
+            for (const e of await Promise.all(puts)) rowOf.set(e.msgId, e.rowId);
+            for (const i of later) model.push({ msgId: i.msgId, lane, inFlight: false });
           } else if (op === 'take') {
             const want = model.filter((m) => m.lane === lane && !m.inFlight).slice(0, k);
             expect(ids(o.take(lane, k))).toEqual(ids(want));
@@ -220,7 +235,7 @@ describe('Outbox', () => {
           } else if (op === 'releaseAll' || op === 'reopen') {
             if (op === 'reopen') {
               o.close();
-              o = Outbox.open(path);
+              o = Outbox.open(path, { tailBytes });
             } else {
               o.releaseAll();
             }

@@ -28,6 +28,8 @@ export interface OutboxOptions {
   /** When thinning locations keep every Nth (default 4). */
   thinKeepEvery?: number;
   now?: () => number;
+  /** Memory per lane for rows handed out without reading them back (default 4 MiB; see #tail). */
+  tailBytes?: number;
 }
 
 /** Payload of the 'evicted' event: something was dropped or refused, so the caller must report it. */
@@ -113,7 +115,17 @@ export class Outbox extends EventEmitter {
    * to the database until a scan reaches the end of the lane.
    */
   readonly #tail = emptyLanes<OutboxEntry[]>(() => []);
+  /** Index of the first entry of #tail not yet handed out (entries before it are dropped in bulk, not one splice per take). */
+  readonly #tailHead = emptyLanes<number>(() => 0);
   readonly #tailValid = emptyLanes(() => false);
+  /**
+   * Whether the (valid) tail holds every queued row after it, or only a prefix: past its memory
+   * bound new rows are no longer appended, and once the tail is drained take() reads the rest
+   * back from SQLite (until a scan reaches the end of the lane, when the tail is complete again).
+   * Dropping the whole tail at the bound instead sent a whole burst of 20,000 down the slow path.
+   */
+  readonly #tailComplete = emptyLanes(() => true);
+  readonly #maxTailBytes: number;
   readonly #tailBytes = emptyLanes(() => 0);
   #flushTimer: NodeJS.Immediate | undefined;
   #sync: 'FULL' | 'NORMAL' | undefined;
@@ -125,6 +137,7 @@ export class Outbox extends EventEmitter {
     this.#capacity = opts.capacityBytes ?? DEFAULT_CAPACITY;
     this.#keepEvery = opts.thinKeepEvery ?? 4;
     this.#now = opts.now ?? Date.now;
+    this.#maxTailBytes = opts.tailBytes ?? MAX_TAIL_BYTES;
     if (!(this.#capacity > 0)) throw new Error(`outbox capacityBytes must be > 0, got ${this.#capacity}`);
     if (!Number.isInteger(this.#keepEvery) || this.#keepEvery < 2) throw new Error(`outbox thinKeepEvery must be an integer >= 2, got ${this.#keepEvery}`);
     this.#st = prepareStatements(db);
@@ -186,7 +199,8 @@ export class Outbox extends EventEmitter {
     let bytes = 0;
     if (this.#tailValid[lane]) {
       const tail = this.#tail[lane];
-      let i = 0;
+      const head = this.#tailHead[lane];
+      let i = head;
       for (; i < tail.length; i++) {
         const e = tail[i];
         if (this.#acked.has(e.rowId) || this.#inFlight.has(e.rowId)) continue;
@@ -195,10 +209,18 @@ export class Outbox extends EventEmitter {
         out.push(e);
         bytes += e.bytes;
       }
-      const gone = tail.splice(0, i);
-      for (const e of gone) this.#tailBytes[lane] -= e.bytes;
-      if (gone.length > 0) this.#frontier[lane] = Math.max(this.#frontier[lane], gone[gone.length - 1].rowId);
-    } else {
+      for (let k = head; k < i; k++) this.#tailBytes[lane] -= tail[k].bytes;
+      if (i > head) this.#frontier[lane] = Math.max(this.#frontier[lane], tail[i - 1].rowId);
+      this.#tailHead[lane] = i;
+      // Drop what was handed out once it is most of the array: amortised O(1) per entry (a splice per take was O(n)).
+      if (i >= 1024 && i * 2 >= tail.length) {
+        this.#tail[lane] = tail.slice(i);
+        this.#tailHead[lane] = 0;
+      }
+    }
+    const tailDrained = this.#tailHead[lane] >= this.#tail[lane].length;
+    const fromDb = !this.#tailValid[lane] || (tailDrained && !this.#tailComplete[lane]);
+    if (fromDb && out.length < max && !(out.length > 0 && bytes >= maxBytes)) {
       let last = this.#frontier[lane];
       let exhausted = true;
       for (const r of this.#st.scan.iterate(lane, last)) {
@@ -215,8 +237,15 @@ export class Outbox extends EventEmitter {
         last = r.row_id;
       }
       this.#frontier[lane] = last;
-      // Every queued row of the lane is now handed out: later inserts can be served from memory.
-      if (exhausted && this.#pending.every((p) => p.input.lane !== lane)) this.#tailValid[lane] = true;
+      // Every committed queued row of the lane is now handed out: rows committed from now on (puts
+      // still pending included) can be served from memory.
+      if (exhausted) {
+        this.#tailValid[lane] = true;
+        this.#tailComplete[lane] = true;
+        this.#tail[lane] = [];
+        this.#tailHead[lane] = 0;
+        this.#tailBytes[lane] = 0;
+      }
     }
     for (const e of out) this.#inFlight.set(e.rowId, { row_id: e.rowId, lane, bytes: e.bytes });
     this.#inFlightCount[lane] += out.length;
@@ -226,6 +255,7 @@ export class Outbox extends EventEmitter {
   #invalidateTail(lane: Lane): void {
     this.#tailValid[lane] = false;
     this.#tail[lane] = [];
+    this.#tailHead[lane] = 0;
     this.#tailBytes[lane] = 0;
   }
 
@@ -373,11 +403,14 @@ export class Outbox extends EventEmitter {
     this.#total = result.total;
     for (const ev of result.evicted) this.#invalidateTail(ev.lane);
     for (const o of result.outcomes) {
-      if (!o.ok || !this.#tailValid[o.entry.lane]) continue;
-      const lane = o.entry.lane;
+      const lane = o.ok ? o.entry.lane : undefined;
+      if (!o.ok || lane === undefined || !this.#tailValid[lane] || !this.#tailComplete[lane]) continue;
+      if (this.#tailBytes[lane] + o.entry.bytes > this.#maxTailBytes) {
+        this.#tailComplete[lane] = false; // bounded memory: this row and later ones are read back
+        continue;
+      }
       this.#tail[lane].push(o.entry);
       this.#tailBytes[lane] += o.entry.bytes;
-      if (this.#tailBytes[lane] > MAX_TAIL_BYTES) this.#invalidateTail(lane); // bounded memory: read back instead
     }
     batch.forEach((p, i) => {
       const o = result.outcomes[i];
