@@ -7,6 +7,9 @@ import type { ControlLane } from './lanes.js';
 import { MqttSession, type SessionOptions } from './mqtt-session.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 
+const COMMA = Buffer.from(',');
+const BATCH_END = Buffer.from(']}');
+
 export interface TransportOptions {
   session: Omit<SessionOptions, 'will' | 'onConnect' | 'clientId' | 'logger'>;
   envelope: Envelope;
@@ -67,9 +70,14 @@ export class Transport extends EventEmitter {
 
   /** Locations queued while offline go out as one batch marked as backfill. */
   #batch(entries: OutboxEntry[]): { topic: string; payload: Buffer } | undefined {
-    const items = entries.map((e) => e.payload.toString('utf8'));
-    const payload = Buffer.from(`{"v":1,"deviceId":${JSON.stringify(this.#deviceId)},"backfill":true,"items":[${items.join(',')}]}`);
-    return { topic: deviceTopic(this.#deviceId, 'location', 'batch'), payload };
+    // The stored payloads are already JSON: joined as bytes, not decoded and encoded again.
+    const parts: Buffer[] = [Buffer.from(`{"v":1,"deviceId":${JSON.stringify(this.#deviceId)},"backfill":true,"items":[`)];
+    entries.forEach((e, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(e.payload);
+    });
+    parts.push(BATCH_END);
+    return { topic: deviceTopic(this.#deviceId, 'location', 'batch'), payload: Buffer.concat(parts) };
   }
 
   start(): void {
