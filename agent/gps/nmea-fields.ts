@@ -37,11 +37,11 @@ const isDigit = (c: number): boolean => c >= C_0 && c <= C_9;
  * checks `error` once at the end.
  */
 export class FieldReader {
-  readonly #line: string;
+  #line: string;
   /** #bounds[k] is the index of the delimiter before field k; the last entry is the end of the data. */
-  readonly #bounds: Int32Array;
-  readonly #type: string;
-  readonly #count: number;
+  #bounds: Int32Array;
+  #type: string;
+  #count: number;
   /** FieldSet bits of fields that held a value. */
   set = 0;
   error: string | undefined;
@@ -52,6 +52,17 @@ export class FieldReader {
     this.#bounds = bounds;
     this.#type = type;
     this.#count = count;
+  }
+
+  /** Points the reader at another sentence (the parser reuses one reader: no allocation per sentence). */
+  reset(line: string, bounds: Int32Array, count: number, type: string): this {
+    this.#line = line;
+    this.#bounds = bounds;
+    this.#count = count;
+    this.#type = type;
+    this.set = 0;
+    this.error = undefined;
+    return this;
   }
 
   /** Number of data fields (not counting the address). */
