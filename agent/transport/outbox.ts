@@ -71,6 +71,11 @@ function summarize(batch: Pending[]): EvictedEvent[] {
   return [...by.values()];
 }
 
+/** Puts per commit (one fsync each); see #flush. */
+const MAX_COMMIT = 2000;
+/** Memory for the in-memory tail per lane (see #tail). */
+const MAX_TAIL_BYTES = 4 * 1024 * 1024;
+
 /**
  * Durable store-and-forward queue in SQLite (WAL). A message is committed
  * before anyone may publish it and deleted only when acknowledged; in-flight
@@ -85,11 +90,6 @@ function summarize(batch: Pending[]): EvictedEvent[] {
  * an alarm flushes at once. Deletions (acks) run with synchronous=NORMAL: if
  * one is lost to power failure the message is merely sent again.
  */
-/** Puts per commit (one fsync each); see #flush. */
-const MAX_COMMIT = 2000;
-/** Memory for the in-memory tail per lane (see #tail). */
-const MAX_TAIL_BYTES = 4 * 1024 * 1024;
-
 export class Outbox extends EventEmitter {
   readonly #db: Database.Database;
   readonly #capacity: number;
@@ -239,13 +239,7 @@ export class Outbox extends EventEmitter {
       this.#frontier[lane] = last;
       // Every committed queued row of the lane is now handed out: rows committed from now on (puts
       // still pending included) can be served from memory.
-      if (exhausted) {
-        this.#tailValid[lane] = true;
-        this.#tailComplete[lane] = true;
-        this.#tail[lane] = [];
-        this.#tailHead[lane] = 0;
-        this.#tailBytes[lane] = 0;
-      }
+      if (exhausted) this.#resetTail(lane, true);
     }
     for (const e of out) this.#inFlight.set(e.rowId, { row_id: e.rowId, lane, bytes: e.bytes });
     this.#inFlightCount[lane] += out.length;
@@ -253,12 +247,17 @@ export class Outbox extends EventEmitter {
   }
 
   #invalidateTail(lane: Lane): void {
-    this.#tailValid[lane] = false;
+    this.#resetTail(lane, false);
+  }
+
+  /** Empties the lane's tail; a valid one holds every row committed from now on. */
+  #resetTail(lane: Lane, valid: boolean): void {
+    this.#tailValid[lane] = valid;
+    this.#tailComplete[lane] = true;
     this.#tail[lane] = [];
     this.#tailHead[lane] = 0;
     this.#tailBytes[lane] = 0;
   }
-
 
   /** Returns in-flight entries to the queue (e.g. the connection dropped before PUBACK). */
   release(rowIds: number[]): void {
@@ -403,8 +402,9 @@ export class Outbox extends EventEmitter {
     this.#total = result.total;
     for (const ev of result.evicted) this.#invalidateTail(ev.lane);
     for (const o of result.outcomes) {
-      const lane = o.ok ? o.entry.lane : undefined;
-      if (!o.ok || lane === undefined || !this.#tailValid[lane] || !this.#tailComplete[lane]) continue;
+      if (!o.ok) continue;
+      const lane = o.entry.lane;
+      if (!this.#tailValid[lane] || !this.#tailComplete[lane]) continue;
       if (this.#tailBytes[lane] + o.entry.bytes > this.#maxTailBytes) {
         this.#tailComplete[lane] = false; // bounded memory: this row and later ones are read back
         continue;
@@ -422,10 +422,7 @@ export class Outbox extends EventEmitter {
 
   /** Runs inside the transaction; works on a copy of the cached totals so a rollback leaves them untouched. */
   #apply(batch: Pending[], acked: number[]): CommitResult {
-    for (const [first, last] of idRuns(acked)) {
-      if (first === last) this.#st.del.run(first);
-      else this.#st.delRange.run(first, last);
-    }
+    for (const [first, last] of idRuns(acked)) this.#st.delRange.run(first, last);
     const lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
     for (const l of LANES) lanes[l] = { ...this.#lanes[l] };
     let total = this.#total;
