@@ -26,10 +26,6 @@ export class SyntheticBulkSource extends EventEmitter implements BulkSource {
     for (let i = 0; i < this.#body.length; i++) this.#body[i] = (i * 2654435761) >>> 24;
   }
 
-  get remainingBytes(): number {
-    return this.#left + this.#requeued.reduce((n, p) => n + p.payload.length, 0);
-  }
-
   next(rateBps = 0): BulkPart | undefined {
     for (let again = this.#requeued.shift(); again !== undefined; again = this.#requeued.shift()) {
       if (!this.#done.has(again.key)) return again; // else acknowledged late, after a reconnect
