@@ -4,9 +4,9 @@
 const commands: Record<string, { about: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   agent: { about: 'run the recorder agent (--config FILE)', load: () => import('./agent/main.js') },
   sim: { about: 'run the simulator end to end: broker, ingest, hardware stand-ins, agent', load: () => import('./simulator/sim-command.js') },
-  ingest: { about: 'receive, validate and store what devices send (--broker URL --store DIR)', load: () => import('./ingest/ingest-command.js') },
+  ingest: { about: 'receive, validate and store what devices send (--broker URL --store DIR)', load: () => import('./platform/ingest/ingest-command.js') },
   nmea: { about: 'replay an NMEA log (file or -) through the parser: one JSON fix per epoch, then counts', load: () => import('./agent/gps/nmea-command.js') },
-  verify: { about: 'audit an evidence store offline: chains, signatures, files (<store> [--keys DIR])', load: () => import('./ingest/evidence/verify-command.js') },
+  verify: { about: 'audit an evidence store offline: chains, signatures, files (<store> [--keys DIR])', load: () => import('./platform/ingest/evidence/verify-command.js') },
   link: { about: 'link impairment proxy: rate cap, latency, cut/restore (--target HOST:PORT)', load: () => import('./simulator/link/link-command.js') },
   'docs-gen': { about: 'write the configuration reference (docs/configuration.md)', load: () => import('./agent/config/docs-command.js') },
   'protocol-gen': { about: 'write the published JSON Schemas and AsyncAPI document', load: () => import('./protocol/generate-command.js') },

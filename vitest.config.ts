@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['agent/**/*.test.ts', 'protocol/**/*.test.ts', 'ingest/**/*.test.ts', 'simulator/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: ['agent/**/*.test.ts', 'protocol/**/*.test.ts', 'lib/**/*.test.ts', 'platform/**/*.test.ts', 'simulator/**/*.test.ts', 'bench/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -11,7 +11,7 @@ import { registerGpsCommands } from './gps/gps-commands.js';
 import { registerVisitCommands } from './commands/visit-commands.js';
 import { HealthMonitor } from './health/index.js';
 import type { Fix as WireFix, HealthBody } from '../protocol/index.js';
-import { createLogger, type Logger } from './log/logger.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 import { Envelope } from './transport/envelope.js';
 import { Outbox, type EvictedEvent } from './transport/outbox.js';
 import { StorageReporter } from './transport/storage-reporter.js';

@@ -7,7 +7,7 @@
 // than a camera's would be; the encode dominates either way.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { World } from '../simulator/world.js';
 import { Mosquitto } from '../test/support/mosquitto.js';
 import { report, round } from './_report.js';

@@ -26,7 +26,7 @@
 // than any difference), so lanes.ts is left as it is.
 import mqtt from 'mqtt';
 import { join } from 'node:path';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { Envelope } from '../agent/transport/envelope.js';
 import { Outbox } from '../agent/transport/outbox.js';
 import { Transport } from '../agent/transport/transport.js';

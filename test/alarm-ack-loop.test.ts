@@ -13,8 +13,8 @@
 // lane before answering would be stored before that result (alarm outranks result).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });

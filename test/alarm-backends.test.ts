@@ -9,8 +9,8 @@
 // killed with SIGKILL is reported, restarted, and the button still works.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });

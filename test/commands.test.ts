@@ -3,8 +3,8 @@
 // its result stream, and the test reads the answers the ingest stored.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { inboundTopic } from '../protocol/index.js';
 import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 

@@ -29,7 +29,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { deviceTopic } from '../protocol/index.js';
 import { decodePart } from '../protocol/media.js';
 import { Cleanup, Mosquitto, World, makeTempDir, waitFor } from './support/index.js';

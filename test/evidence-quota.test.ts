@@ -10,8 +10,8 @@
 import { join } from 'node:path';
 import { readdirSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { Cleanup, Mosquitto, World, makeTempDir, nextStored, waitFor } from './support/index.js';
 import { childPids, command, runVerify, storedSessions } from './support/evidence.js';
 

@@ -15,7 +15,7 @@
 // duration and by counting video frames at the profile's 10 fps).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { Cleanup, Mosquitto, World, makeTempDir, waitFor } from './support/index.js';
 import { command, concatAndProbe, probe, runVerify, signedSeconds, storedSessions, type StoredSession } from './support/evidence.js';
 

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { Cleanup, Mosquitto, World, makeTempDir, nextStored, waitFor } from './support/index.js';
 import { probe, runVerify, storedSessions } from './support/evidence.js';
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { sign } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../lib/logger.js';
 import { deviceTopic } from '../protocol/index.js';
 import { chainLink, manifestDigest, sha256Hex, type ChunkRecord, type Manifest } from '../protocol/media.js';
 import { makeSimDevice, SimEvidenceSession, type SignedChunk } from '../simulator/camera/index.js';

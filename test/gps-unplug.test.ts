@@ -4,8 +4,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { GpsFeed, type SentPoint } from '../simulator/gps/gps-feed.js';
 import { epochSentences } from '../simulator/gps/nmea-writer.js';
 import { Cleanup, createPtyPair, Mosquitto, nextStored, World, waitFor } from './support/index.js';

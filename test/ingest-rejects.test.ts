@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { Ingest, readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { Ingest, readStream } from '../platform/ingest/index.js';
 import { Cleanup, Mosquitto, makeTempDir, nextStored, waitFor } from './support/index.js';
 
 const cleanup = new Cleanup();

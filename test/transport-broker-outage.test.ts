@@ -11,8 +11,8 @@
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { Ingest, readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { Ingest, readStream } from '../platform/ingest/index.js';
 import { deviceTopic } from '../protocol/index.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 

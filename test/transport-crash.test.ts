@@ -28,8 +28,8 @@ import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { LinkProxy } from '../simulator/link/index.js';
 import { Cleanup, Mosquitto, World, waitFor } from './support/index.js';
 

@@ -7,8 +7,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { Cleanup, Mosquitto, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { readStream } from '../ingest/index.js';
+import { createLogger } from '../lib/logger.js';
+import { readStream } from '../platform/ingest/index.js';
 import { Cleanup, Mosquitto, nextStored, World, waitFor } from './support/index.js';
 
 const logger = createLogger('test', { level: 'warn' });

@@ -1,7 +1,7 @@
 import type { Fix } from '../../protocol/index.js';
 import type { PressEvent, SosMachine, SosResend, SosTransition } from '../button/index.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import type { Transport } from '../transport/transport.js';
 
 export interface AlarmDeps {

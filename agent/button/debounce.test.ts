@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Debouncer, type StableLevel } from './debounce.js';
-import { ManualScheduler } from './scheduler.js';
+import { ManualScheduler } from '../../lib/scheduler.js';
 
 /** Plays alternating raw levels (starting at 1) with the given gaps, then holds the last one for `tailMs`. */
 function play(gaps: number[], tailMs: number): { out: StableLevel[]; last: 0 | 1; lastAt: number } {

@@ -1,4 +1,4 @@
-import type { Scheduler, TimerHandle } from './scheduler.js';
+import type { Scheduler, TimerHandle } from '../../lib/scheduler.js';
 
 /** A settled level change: `at` is when the final transition happened, not when it was confirmed. */
 export interface StableLevel {

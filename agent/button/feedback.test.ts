@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Feedback } from './feedback.js';
 import type { OutputLine } from './gpio-line.js';
-import { ManualScheduler } from './scheduler.js';
+import { ManualScheduler } from '../../lib/scheduler.js';
 
 class RecordingOutput implements OutputLine {
   levels: Array<{ value: 0 | 1; at: number }> = [];

@@ -1,5 +1,5 @@
 import type { OutputLine } from './gpio-line.js';
-import type { Scheduler, TimerHandle } from './scheduler.js';
+import type { Scheduler, TimerHandle } from '../../lib/scheduler.js';
 import type { SosPhase } from './sos-machine.js';
 
 export interface FeedbackOptions {

@@ -120,11 +120,4 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/**
- * Milliseconds on CLOCK_MONOTONIC (libuv's hrtime on Linux), the clock the
- * kernel stamps GPIO edge events with, so tool timestamps and our own readings
- * are comparable.
- */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
+export { monotonicMs } from '../../lib/scheduler.js';

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { getArgs, isBusyError, monitorArgs, parseGetOutput, parseGpiodVersion, parseGpiofind, parseMonitorLine, setArgs, type GpiodLineRef, type GpiodVersion } from './gpiod-commands.js';
 import type { EdgeEvent, GpioLineConfig, InputLine, LineFaultEvent, OutputLine } from './gpio-line.js';
-import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
+import { realScheduler, type Scheduler, type TimerHandle } from '../../lib/scheduler.js';
 import { endProcesses, findToolProcesses } from './leftover-tools.js';
 import { missingToolError, runTool, toolPath } from './tool-process.js';
 

@@ -35,14 +35,14 @@
  * Alarm options (`SosMachineOptions`): resendIntervalMs 15000 (re-send while
  * raised and unacknowledged, with an escalation count). Feedback: blinkMs 250.
  */
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { GpiodInputLine, GpiodOutputLine, type GpiodBackendOptions } from './gpiod-backend.js';
 import { defaultInputConfig, defaultOutputConfig, resolveLineConfig, type GpioLineConfig, type InputLine, type OutputLine } from './gpio-line.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler } from '../../lib/scheduler.js';
 import { SysfsInputLine, SysfsOutputLine } from './sysfs-backend.js';
 
 export * from './gpio-line.js';
-export * from './scheduler.js';
+export * from '../../lib/scheduler.js';
 export * from './debounce.js';
 export * from './press-classifier.js';
 export * from './press-pipeline.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Debouncer } from './debounce.js';
 import { PressClassifier, resolvePressClassifierOptions, type PressClassifierOptions, type PressEvent } from './press-classifier.js';
-import { ManualScheduler } from './scheduler.js';
+import { ManualScheduler } from '../../lib/scheduler.js';
 
 /** A debouncer + classifier on a manual clock, fed raw levels like a line would. */
 function rig(opts: Partial<PressClassifierOptions> = {}) {

@@ -1,5 +1,5 @@
 import type { StableLevel } from './debounce.js';
-import type { Scheduler, TimerHandle } from './scheduler.js';
+import type { Scheduler, TimerHandle } from '../../lib/scheduler.js';
 
 export type PressKind = 'short' | 'double' | 'triple' | 'long' | 'sos' | 'cancel' | 'stuck' | 'unstuck';
 

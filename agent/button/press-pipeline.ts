@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Debouncer, type DebounceOptions } from './debounce.js';
 import type { EdgeEvent, InputLine, LineFaultEvent } from './gpio-line.js';
 import { PressClassifier, type PressClassifierOptions, type PressEvent } from './press-classifier.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler } from '../../lib/scheduler.js';
 
 /**
  * Wires an InputLine through the debouncer into the classifier. Emits `press`

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualScheduler } from './scheduler.js';
+import { ManualScheduler } from '../../lib/scheduler.js';
 import { canTransition, SosMachine, type SosResend, type SosState, type SosStore, type SosTransition } from './sos-machine.js';
 import { FileSosStore } from './sos-store.js';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { Scheduler, TimerHandle } from './scheduler.js';
+import type { Scheduler, TimerHandle } from '../../lib/scheduler.js';
 
 export type SosPhase = 'idle' | 'raised' | 'acknowledged' | 'resolved' | 'cancelled';
 

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { readFile, readdir, writeFile, access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import type { EdgeEvent, GpioLineConfig, InputLine, LineFaultEvent, OutputLine } from './gpio-line.js';
-import { realScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
+import { realScheduler, type Scheduler, type TimerHandle } from '../../lib/scheduler.js';
 
 /** A chip as sysfs shows it. */
 export interface SysfsChip {

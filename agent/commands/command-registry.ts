@@ -1,6 +1,7 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../lib/sqlite.js';
 import { validatorForInbound, type CommandRequest, type CommandResult } from '../../protocol/index.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 
 /** What a handler returns; thrown errors become status 'error' with the message as reason. */
 export type HandlerResult = { status?: 'ok' | 'error' | 'refused'; reason?: string; result?: unknown; restartRequired?: boolean };
@@ -27,9 +28,7 @@ export class CommandRegistry {
   readonly #running = new Set<string>();
 
   constructor(dbPath: string, deviceId: string, logger: Logger, now: () => number = Date.now) {
-    this.#db = new Database(dbPath);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    this.#db = openSqlite(dbPath, { what: 'command results' });
     this.#db.exec('CREATE TABLE IF NOT EXISTS results (request_id TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)');
     this.#get = this.#db.prepare('SELECT body FROM results WHERE request_id = ?');
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO results (request_id, body, at) VALUES (?, ?, ?)');

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Fix as WireFix } from '../../protocol/index.js';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import type { MessageClock } from '../transport/envelope.js';
 import { isClockSynchronized } from './clock-sync.js';
 import { FixAssembler } from './fix-assembler.js';

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../log/logger.js';
+import { createLogger } from '../../lib/logger.js';
 import { createPtyPair, type PtyPair } from '../../simulator/serial/pty-pair.js';
 import { makeTempDir, type TempDir } from '../../test/support/temp.js';
 import { LineSplitter } from './line-splitter.js';

@@ -18,8 +18,8 @@ import { access, stat } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { SerialPort } from 'serialport';
-import type { Logger } from '../log/logger.js';
-import { Backoff } from '../transport/backoff.js';
+import type { Logger } from '../../lib/logger.js';
+import { Backoff } from '../../lib/backoff.js';
 
 export type LinkState = 'connecting' | 'connected' | 'no-data' | 'disconnected';
 

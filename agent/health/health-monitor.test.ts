@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Health, type HealthBody } from '../../protocol/health.js';
 import { Validator } from '../../protocol/validate.js';
 import { SysfsPowerSupply } from '../../simulator/power/index.js';
-import { ManualScheduler } from '../button/scheduler.js';
+import { ManualScheduler } from '../../lib/scheduler.js';
 import { HealthMonitor, type HealthMonitorOptions } from './health-monitor.js';
 
 const validator = new Validator(Health);

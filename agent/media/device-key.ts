@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic-write.js';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 
 export const PRIVATE_KEY_FILE = 'device-key.pem';
 export const PUBLIC_KEY_FILE = 'device-key.pub.pem';

@@ -5,7 +5,7 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { Validator, IngestAck, type Fix } from '../../protocol/index.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { BulkPump } from '../transport/bulk-pump.js';
 import type { Envelope } from '../transport/envelope.js';
 import type { Outbox } from '../transport/outbox.js';

@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../lib/sqlite.js';
 import type { ChunkRecord, Gap } from '../../protocol/media.js';
 import type { OpenSession } from './mode.js';
 
@@ -22,9 +23,7 @@ export class SessionStore {
   readonly #st;
 
   constructor(dbPath: string) {
-    this.#db = new Database(dbPath);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    this.#db = openSqlite(dbPath, { what: 'evidence session store' });
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS records (session_id TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (session_id, idx));

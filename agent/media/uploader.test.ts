@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePart } from '../../protocol/index.js';
 import { makeTempDir, type TempDir } from '../../test/support/temp.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger } from '../../lib/logger.js';
 import { Envelope } from '../transport/envelope.js';
 import type { BulkPart } from '../transport/bulk-pump.js';
 import { EvidenceSession } from './evidence.js';

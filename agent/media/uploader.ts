@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../lib/sqlite.js';
 import { allocPart, deviceTopic, partCount, type ChunkRecord } from '../../protocol/index.js';
 import type { BulkPart, BulkSource } from '../transport/bulk-pump.js';
 import type { Envelope } from '../transport/envelope.js';
 import { resolvePartBytes, type PartBytesSetting } from '../transport/part-size.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 
 export interface UploaderOptions {
   dbPath: string;
@@ -72,9 +73,7 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
   constructor(o: UploaderOptions) {
     super();
     this.#o = { resendAfterMs: 120_000, now: Date.now, ...o };
-    this.#db = new Database(o.dbPath);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    this.#db = openSqlite(o.dbPath, { what: 'upload queue' });
     this.#db.exec(`CREATE TABLE IF NOT EXISTS chunks (
       id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, path TEXT NOT NULL, header TEXT NOT NULL,
       parts INTEGER NOT NULL, part_bytes INTEGER NOT NULL, sent TEXT NOT NULL, sha256 TEXT NOT NULL,

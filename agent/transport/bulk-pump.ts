@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { PacedStream } from './bulk-pacer.js';
 import { DelayRateController } from './bulk-rate.js';
 import { MqttSession, type SessionOptions } from './mqtt-session.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { CONTROL_LANES, LANE_WINDOW, type ControlLane } from './lanes.js';
 import type { MqttSession } from './mqtt-session.js';
 import type { Outbox, OutboxEntry } from './outbox.js';

@@ -3,8 +3,8 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
-import type { Logger } from '../log/logger.js';
-import { Backoff } from './backoff.js';
+import type { Logger } from '../../lib/logger.js';
+import { Backoff } from '../../lib/backoff.js';
 
 export interface SessionOptions {
   url: string;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../lib/sqlite.js';
 import { LANES, planEviction, type Lane, type PolicyRow } from './outbox-policy.js';
 import { idRuns, prepareStatements, toEntry, type Meta, type OutboxStatements } from './outbox-sql.js';
 
@@ -152,14 +153,7 @@ export class Outbox extends EventEmitter {
 
   /** Opens (creating if needed) the outbox database at `path`. */
   static open(path: string, opts: Partial<OutboxOptions> = {}): Outbox {
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw new Error(`journal_mode is "${String(mode)}", not wal`);
-    } catch (err) {
-      throw new Error(`cannot open outbox database "${path}": ${(err as Error).message}`, { cause: err });
-    }
+    const db = openSqlite(path, { what: 'outbox database' });
     try {
       return new Outbox(db, opts);
     } catch (err) {

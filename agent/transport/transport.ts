@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { deviceTopic, inboundFilter, parseTopic, type DeviceStream } from '../../protocol/index.js';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../lib/logger.js';
 import { ControlPump } from './control-pump.js';
 import type { Envelope } from './envelope.js';
 import type { ControlLane } from './lanes.js';

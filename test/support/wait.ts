@@ -1,4 +1,4 @@
-import type { Ingest } from '../../ingest/index.js';
+import type { Ingest } from '../../platform/ingest/index.js';
 
 /** Polls a condition driven by events elsewhere (files, counters) until it holds; fails with `what` on timeout. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 20_000, everyMs = 20): Promise<T> {

@@ -1,4 +1,4 @@
-import { decodePart, type ChunkHeader, type PartHeader } from '../../protocol/media.js';
+import { decodePart, type ChunkHeader, type PartHeader } from '../../../protocol/media.js';
 
 /*
  * Collects a chunk's binary parts (in any order, repeated) and its JSON

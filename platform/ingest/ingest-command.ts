@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createLogger } from '../agent/log/logger.js';
+import { createLogger } from '../../lib/logger.js';
 import { Ingest } from './ingest.js';
 
 /** `nrec ingest --broker URL --store DIR [--share GROUP] [--client-id ID]`: runs the ingest until SIGINT/SIGTERM. */

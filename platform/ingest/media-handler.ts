@@ -1,8 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../agent/log/logger.js';
-import { chunkHeaderValidator, decodePart, isValidId, type ChunkRecord } from '../protocol/index.js';
+import type { Logger } from '../../lib/logger.js';
+import { chunkHeaderValidator, decodePart, isValidId, type ChunkRecord } from '../../protocol/index.js';
 import { CHAIN_FILE, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult, type KeyRing } from './evidence/index.js';
 import { PartSpool, type ChunkRef, type Claim } from './part-spool.js';
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidId } from '../../protocol/index.js';
-import { chainLink, genesisLink, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkRecord, type Manifest } from '../../protocol/media.js';
+import { isValidId } from '../../../protocol/index.js';
+import { chainLink, genesisLink, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkRecord, type Manifest } from '../../../protocol/media.js';
 import { CHAIN_FILE, chunkFileName, MANIFEST_FILE, readChainFile } from './evidence-store.js';
 import type { KeyRing } from './keys.js';
 

@@ -1,8 +1,8 @@
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup } from '../test/support/cleanup.js';
-import { makeTempDir } from '../test/support/temp.js';
+import { Cleanup } from '../../test/support/cleanup.js';
+import { makeTempDir } from '../../test/support/temp.js';
 import { PartSpool, type ChunkRef } from './part-spool.js';
 
 const cleanup = new Cleanup();

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { chainLink, genesisLink, sha256Hex, verifyDigestSignature, type ChunkRecord } from '../../protocol/media.js';
+import { chainLink, genesisLink, sha256Hex, verifyDigestSignature, type ChunkRecord } from '../../../protocol/media.js';
 
 /** The last stored link of a session's chain. */
 export interface ChainTip {

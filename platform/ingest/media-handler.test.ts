@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../agent/log/logger.js';
-import { makeSimDevice, SimEvidenceSession, type SignedChunk } from '../simulator/camera/index.js';
-import { Cleanup } from '../test/support/cleanup.js';
-import { makeTempDir } from '../test/support/temp.js';
+import { createLogger } from '../../lib/logger.js';
+import { makeSimDevice, SimEvidenceSession, type SignedChunk } from '../../simulator/camera/index.js';
+import { Cleanup } from '../../test/support/cleanup.js';
+import { makeTempDir } from '../../test/support/temp.js';
 import { EvidenceStore } from './evidence/index.js';
 import { MediaHandler, type MediaOutcome } from './media-handler.js';
 

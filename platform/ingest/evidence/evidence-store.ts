@@ -1,8 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidId } from '../../protocol/index.js';
-import { chunkRecordValidator, type ChunkRecord, type Manifest } from '../../protocol/media.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { isValidId } from '../../../protocol/index.js';
+import { chunkRecordValidator, type ChunkRecord, type Manifest } from '../../../protocol/media.js';
+import { writeFileAtomic } from '../../../lib/atomic-write.js';
 import { checkBytes, continuity, type ChainTip } from './chunk-verify.js';
 
 export const CHAIN_FILE = 'chain.ndjson';

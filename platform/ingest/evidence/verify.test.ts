@@ -1,10 +1,10 @@
 import { copyFile, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeSimDevice, makeTestClip, SimEvidenceSession } from '../../simulator/camera/index.js';
-import { Cleanup } from '../../test/support/cleanup.js';
-import { makeTempDir, type TempDir } from '../../test/support/temp.js';
-import { requireTool } from '../../test/support/tools.js';
+import { makeSimDevice, makeTestClip, SimEvidenceSession } from '../../../simulator/camera/index.js';
+import { Cleanup } from '../../../test/support/cleanup.js';
+import { makeTempDir, type TempDir } from '../../../test/support/temp.js';
+import { requireTool } from '../../../test/support/tools.js';
 import { EvidenceStore } from './evidence-store.js';
 import { EvidenceIntake } from './intake.js';
 import { keyRingFromMap } from './keys.js';

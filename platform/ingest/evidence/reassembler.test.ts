@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodePart, encodePart, PART_MAGIC } from '../../protocol/media.js';
-import { makeSimDevice, SimEvidenceSession } from '../../simulator/camera/index.js';
+import { decodePart, encodePart, PART_MAGIC } from '../../../protocol/media.js';
+import { makeSimDevice, SimEvidenceSession } from '../../../simulator/camera/index.js';
 import { Reassembler } from './reassembler.js';
 
 const device = makeSimDevice('dev-1');

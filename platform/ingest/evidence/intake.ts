@@ -1,4 +1,4 @@
-import { chunkHeaderValidator, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkHeader, type ChunkRecord } from '../../protocol/media.js';
+import { chunkHeaderValidator, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkHeader, type ChunkRecord } from '../../../protocol/media.js';
 import { checkBytes, checkRecord, continuity } from './chunk-verify.js';
 import type { EvidenceStore } from './evidence-store.js';
 import type { KeyRing } from './keys.js';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidId } from '../protocol/index.js';
+import { isValidId } from '../../protocol/index.js';
 import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
 
 /*

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeSimDevice, SimEvidenceSession } from '../../simulator/camera/index.js';
-import { Cleanup } from '../../test/support/cleanup.js';
-import { makeTempDir } from '../../test/support/temp.js';
+import { makeSimDevice, SimEvidenceSession } from '../../../simulator/camera/index.js';
+import { Cleanup } from '../../../test/support/cleanup.js';
+import { makeTempDir } from '../../../test/support/temp.js';
 import { EvidenceStore } from './evidence-store.js';
 import { EvidenceIntake, type IntakeResult } from './intake.js';
 import { keyRingFromMap } from './keys.js';

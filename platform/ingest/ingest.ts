@@ -12,8 +12,8 @@ import {
   validatorForSub,
   type DeviceStream,
   type LocationBatch,
-} from '../protocol/index.js';
-import type { Logger } from '../agent/log/logger.js';
+} from '../../protocol/index.js';
+import type { Logger } from '../../lib/logger.js';
 import { MediaHandler, type MediaOutcome } from './media-handler.js';
 import { NdjsonStore } from './ndjson-store.js';
 

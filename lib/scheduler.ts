@@ -1,4 +1,11 @@
-import { monotonicMs } from './gpio-line.js';
+/**
+ * Milliseconds on CLOCK_MONOTONIC (libuv's hrtime on Linux), the clock the
+ * kernel stamps GPIO edge events with, so tool timestamps and our own readings
+ * are comparable.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 /** Opaque timer handle. */
 export type TimerHandle = { readonly id: number } | NodeJS.Timeout;
