@@ -87,7 +87,29 @@ export const CommandResult = message('command-result', 'The answer to a command 
 });
 export type CommandResult = Static<typeof CommandResult>;
 
-export const IngestAck = message('ingest-ack', 'The ingest has durably stored these message ids (used for media, whose delivery PUBACK cannot prove).', {
-  acked: Type.Array(Id, { maxItems: 1000 }),
+/** Consecutive message ids `${prefix}-${first}` … `${prefix}-${last}` (a device's ids are bootId-stream-seq). */
+export const IdRange = Type.Object(
+  {
+    prefix: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'the id without its trailing -seq' }),
+    first: Type.Integer({ minimum: 0 }),
+    last: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type IdRange = Static<typeof IdRange>;
+
+export const IngestAck = message('ingest-ack', 'End-to-end confirmation: the platform has committed these messages to its store (or recorded them as rejected), so the device may forget them. Sent after the commit, in batches, per device.', {
+  acked: Type.Optional(Type.Array(Id, { maxItems: 1000, description: 'ids stored (or already stored) one by one' })),
+  ranges: Type.Optional(Type.Array(IdRange, { maxItems: 1000, description: 'runs of consecutive ids stored' })),
+  rejected: Type.Optional(Type.Array(Type.Object({ id: Id, reason: Type.String({ maxLength: 512 }) }, { additionalProperties: false }), { maxItems: 1000, description: 'ids the platform refused and recorded as rejected: the device must not send them again' })),
 });
 export type IngestAck = Static<typeof IngestAck>;
+
+/** Every id an acknowledgement confirms as stored, ranges expanded (bounded: a range of more than `max` ids is cut). */
+export function ackedIds(a: Pick<IngestAck, 'acked' | 'ranges'>, max = 100_000): string[] {
+  const out = [...(a.acked ?? [])];
+  for (const r of a.ranges ?? []) {
+    for (let n = r.first; n <= r.last && out.length < max; n++) out.push(`${r.prefix}-${n}`);
+  }
+  return out;
+}

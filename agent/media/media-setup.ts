@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
-import { Validator, IngestAck, type Fix } from '../../protocol/index.js';
+import { Validator, IngestAck, ackedIds, type Fix } from '../../protocol/index.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../../lib/logger.js';
@@ -150,7 +150,7 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   transport.on('ack', (payload: Buffer) => {
     const r = ackValidator.parse(payload);
     if (!r.ok) return logger.warn({ errors: r.errors }, 'malformed ingest acknowledgement');
-    const ids = r.value.acked;
+    const ids = ackedIds(r.value);
     d.outbox.ackMsgIds(ids);
     const done = uploader.onIngestAck(ids);
     for (const path of done) {
