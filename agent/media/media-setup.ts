@@ -134,7 +134,7 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   });
   const storing = new Set<Promise<unknown>>();
   service.on('manifest', (manifest) => {
-    const p = transport.send('manifest', 'media', { manifest }, { sub: 'manifest', ackBy: 'ingest' }).catch((err: Error) => logger.error({ err: err.message }, 'manifest not stored'));
+    const p = transport.send('manifest', 'media', { manifest }, { sub: 'manifest' }).catch((err: Error) => logger.error({ err: err.message }, 'manifest not stored'));
     storing.add(p);
     void p.finally(() => storing.delete(p));
   });
@@ -147,11 +147,7 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     transport.event({ kind: 'media.lost', severity: 'critical', message: `evidence chunk ${basename(path)} could not be uploaded: ${why}` });
   });
 
-  transport.on('ack', (payload: Buffer) => {
-    const r = ackValidator.parse(payload);
-    if (!r.ok) return logger.warn({ errors: r.errors }, 'malformed ingest acknowledgement');
-    const ids = ackedIds(r.value);
-    d.outbox.ackMsgIds(ids);
+  transport.on('confirmed', (ids) => {
     const done = uploader.onIngestAck(ids);
     for (const path of done) {
       // Once capture was halted by the quota, only these deletions free the disk: check again after each, so buffering resumes.

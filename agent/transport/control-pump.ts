@@ -1,40 +1,135 @@
+import { EventEmitter } from 'node:events';
+import { Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/logger.js';
-import { CONTROL_LANES, LANE_WINDOW, type ControlLane } from './lanes.js';
+import { CONFIRM_WINDOW, CONTROL_LANES, LANE_WINDOW, type ControlLane } from './lanes.js';
 import type { MqttSession } from './mqtt-session.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { refusalOf, type Refusal } from './refusal.js';
 
 /** Turns queued locations into one backfill batch payload; returns undefined to send them one by one. */
 export type BatchBuilder = (entries: OutboxEntry[]) => { topic: string; payload: Buffer } | undefined;
 
+export interface ControlPumpOptions {
+  /** A message the broker acknowledged but the platform has not confirmed after this long is sent again (default 20 s). */
+  confirmTimeoutMs?: number;
+  /** The timeout doubles while re-sends stay unconfirmed (the ingest is away), up to this (default 10 min). */
+  maxConfirmTimeoutMs?: number;
+  /** First retry delay cap after a broker refusal (default 1 s), growing to `maxRefusedRetryMs` (default 5 min). */
+  refusedRetryMs?: number;
+  maxRefusedRetryMs?: number;
+  /** How often timeouts and retries are checked (default 500 ms). */
+  tickMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface ControlPumpEvents {
+  /** The broker started refusing publishes to a topic (or refuses with another reason now). */
+  refused: [Refusal];
+  /** A topic that was refused is accepted again. */
+  accepted: [{ topic: string }];
+}
+
+interface LaneState {
+  /** Published, waiting for PUBACK (this connection). */
+  pub: { messages: number; bytes: number };
+  /** PUBACKed, waiting for the platform's confirmation: row id → when and how big (insertion order = time order). */
+  awaiting: Map<number, { at: number; bytes: number }>;
+  /** Refused by the broker, kept (in flight in the outbox, so not taken again) until retryAt. */
+  held: Map<number, { retryAt: number; bytes: number }>;
+  /** Bytes of `awaiting` and `held` (kept, not summed per pass). */
+  awaitingBytes: number;
+  heldBytes: number;
+  /** Current confirmation timeout: doubles while re-sends go unconfirmed, back to the base on a confirmation. */
+  timeoutMs: number;
+}
+
+const empty = (): LaneState['pub'] => ({ messages: 0, bytes: 0 });
+
+function await_(st: LaneState, rowId: number, at: number, bytes: number): void {
+  if (st.awaiting.has(rowId)) return;
+  st.awaiting.set(rowId, { at, bytes });
+  st.awaitingBytes += bytes;
+}
+function hold(st: LaneState, rowId: number, retryAt: number, bytes: number): void {
+  if (st.held.has(rowId)) return;
+  st.held.set(rowId, { retryAt, bytes });
+  st.heldBytes += bytes;
+}
+/** Forgets a row's awaiting/held mark; true when it had one. */
+function unmark(st: LaneState, rowId: number): boolean {
+  const a = st.awaiting.get(rowId);
+  if (a !== undefined) {
+    st.awaiting.delete(rowId);
+    st.awaitingBytes -= a.bytes;
+    return true;
+  }
+  const h = st.held.get(rowId);
+  if (h !== undefined) {
+    st.held.delete(rowId);
+    st.heldBytes -= h.bytes;
+    return true;
+  }
+  return false;
+}
+
 /**
  * Moves messages from the durable outbox onto the control connection in lane
- * order, keeping each lane's unacknowledged window small (see LANE_WINDOW).
- * A message is deleted from the outbox only on PUBACK (or, for ackBy
- * 'ingest', when the ingest's acknowledgement arrives).
+ * order. A message leaves the outbox only when the platform confirms it has
+ * it in its store (`confirm`, from the ingest's acknowledgement on cmd/ack):
+ * the broker's PUBACK only moves it from "published" to "awaiting
+ * confirmation", because a broker may lose what it acknowledged (a crash, a
+ * restart without persistence, its queue limit). What stays unconfirmed is
+ * sent again after a reconnect or a timeout.
+ *
+ * Two windows per lane: LANE_WINDOW bounds what waits for a PUBACK (a backlog
+ * must not sit in the modem's FIFO in front of a later alarm), CONFIRM_WINDOW
+ * bounds what waits for the platform (while the ingest is away the device
+ * keeps its backlog instead of pouring it into a broker that may drop it).
+ *
+ * A publish the broker refuses (an MQTT 5 PUBACK reason code ≥ 0x80, e.g. 0x87
+ * not authorized) is kept and retried with backoff per topic; the first
+ * refusal of a topic and its recovery are reported once each ('refused',
+ * 'accepted'). On MQTT 3.1.1 a broker cannot say no: it drops silently, the
+ * confirmation never comes, and the confirmation timeout (doubling) is the
+ * retry. Either way nothing is dropped and nothing loops.
  */
-export class ControlPump {
+export class ControlPump extends EventEmitter<ControlPumpEvents> {
   readonly #outbox: Outbox;
   readonly #session: MqttSession;
   readonly #log: Logger;
   readonly #batch: BatchBuilder;
   readonly #batchMax: number;
-  readonly #inFlight = new Map<ControlLane, { messages: number; bytes: number }>();
+  readonly #o: Required<ControlPumpOptions>;
+  readonly #lanes = new Map<ControlLane, LaneState>();
+  /** Topics the broker refuses: their state and retry backoff. */
+  readonly #refused = new Map<string, { refusal: Refusal; backoff: Backoff }>();
+  readonly #timer: NodeJS.Timeout;
   #epoch = 0;
   #connectedAt = 0;
   #scheduled = false;
 
-  constructor(outbox: Outbox, session: MqttSession, logger: Logger, batch: BatchBuilder, batchMax: number) {
+  constructor(outbox: Outbox, session: MqttSession, logger: Logger, batch: BatchBuilder, batchMax: number, opts: ControlPumpOptions = {}) {
+    super();
     this.#outbox = outbox;
     this.#session = session;
     this.#log = logger;
     this.#batch = batch;
     this.#batchMax = batchMax;
-    for (const lane of CONTROL_LANES) this.#inFlight.set(lane, { messages: 0, bytes: 0 });
+    this.#o = {
+      confirmTimeoutMs: 20_000, maxConfirmTimeoutMs: 600_000, refusedRetryMs: 1000, maxRefusedRetryMs: 300_000,
+      tickMs: 500, now: Date.now, random: Math.random, ...opts,
+    };
+    for (const lane of CONTROL_LANES) {
+      this.#lanes.set(lane, { pub: empty(), awaiting: new Map(), held: new Map(), awaitingBytes: 0, heldBytes: 0, timeoutMs: this.#o.confirmTimeoutMs });
+    }
     session.on('connect', () => {
-      this.#connectedAt = Date.now();
+      this.#connectedAt = this.#o.now();
       this.kick();
     });
     session.on('disconnect', () => this.#onDisconnect());
+    this.#timer = setInterval(() => this.#tick(), this.#o.tickMs);
+    this.#timer.unref();
   }
 
   /** Schedules a pump pass (coalesced: many puts in one tick cause one pass). */
@@ -47,11 +142,42 @@ export class ControlPump {
     });
   }
 
+  /** The platform has these message ids in its store: forget them. Returns how many were ours. */
+  confirm(msgIds: readonly string[]): number {
+    const rows = this.#outbox.confirm(msgIds);
+    for (const r of rows) {
+      const st = this.#lanes.get(r.lane as ControlLane);
+      if (st === undefined) continue;
+      unmark(st, r.rowId);
+      st.timeoutMs = this.#o.confirmTimeoutMs;
+    }
+    if (rows.length > 0) this.kick();
+    return rows.length;
+  }
+
+  /** Topics the broker currently refuses, with its reason (for health and doctor). */
+  refusals(): Refusal[] {
+    return [...this.#refused.values()].map((r) => r.refusal);
+  }
+
+  /** Per lane: messages waiting for the platform's confirmation, and refused ones waiting for a retry. */
+  unconfirmed(): Record<ControlLane, { awaiting: number; held: number }> {
+    return Object.fromEntries([...this.#lanes].map(([l, s]) => [l, { awaiting: s.awaiting.size, held: s.held.size }])) as Record<ControlLane, { awaiting: number; held: number }>;
+  }
+
+  dispose(): void {
+    clearInterval(this.#timer);
+  }
+
   #onDisconnect(): void {
     this.#epoch++;
-    for (const f of this.#inFlight.values()) {
-      f.messages = 0;
-      f.bytes = 0;
+    for (const st of this.#lanes.values()) {
+      st.pub = empty();
+      // Whatever the broker acknowledged may be lost with it: send it again on the next connection.
+      st.awaiting.clear();
+      st.held.clear();
+      st.awaitingBytes = 0;
+      st.heldBytes = 0;
     }
     this.#outbox.releaseAll();
   }
@@ -60,10 +186,15 @@ export class ControlPump {
     if (!this.#session.connected) return;
     for (const lane of CONTROL_LANES) {
       const window = LANE_WINDOW[lane];
-      const f = this.#inFlight.get(lane)!;
-      while (f.messages < window.messages && f.bytes < window.bytes && this.#outbox.has(lane)) {
-        const take = lane === 'location' ? this.#batchMax : 1;
-        const entries = this.#outbox.take(lane, take, Math.max(1, window.bytes - f.bytes));
+      const confirmWindow = CONFIRM_WINDOW[lane];
+      const st = this.#lanes.get(lane)!;
+      while (this.#outbox.has(lane)) {
+        const unconfirmed = st.pub.messages + st.awaiting.size + st.held.size;
+        if (st.pub.messages >= window.messages || st.pub.bytes >= window.bytes || unconfirmed >= confirmWindow.messages) break;
+        const confirmBytes = st.pub.bytes + st.awaitingBytes + st.heldBytes;
+        if (confirmBytes >= confirmWindow.bytes) break;
+        const take = lane === 'location' ? Math.min(this.#batchMax, confirmWindow.messages - unconfirmed) : 1;
+        const entries = this.#outbox.take(lane, take, Math.max(1, Math.min(window.bytes - st.pub.bytes, confirmWindow.bytes - confirmBytes)));
         if (entries.length === 0) break;
         this.#send(lane, entries);
       }
@@ -78,37 +209,83 @@ export class ControlPump {
     const sends: Array<{ topic: string; payload: Buffer; retain: boolean; rows: OutboxEntry[] }> = batch
       ? [{ ...batch, retain: false, rows: entries }]
       : entries.map((e) => ({ topic: e.topic, payload: e.payload, retain: e.retain, rows: [e] }));
-    const f = this.#inFlight.get(lane)!;
+    const st = this.#lanes.get(lane)!;
     const epoch = this.#epoch;
     for (const s of sends) {
       const bytes = s.payload.length;
-      f.messages++;
-      f.bytes += bytes;
+      st.pub.messages++;
+      st.pub.bytes += bytes;
       this.#session.publish(s.topic, s.payload, { qos: 1, retain: s.retain }).then(
         () => {
-          // A PUBACK is proof of delivery to the broker whatever happened since.
-          const byPuback = s.rows.filter((r) => r.ackBy === 'puback').map((r) => r.rowId);
-          if (byPuback.length > 0) this.#outbox.ack(byPuback);
-          this.#settle(epoch, f, bytes);
+          if (epoch !== this.#epoch) return;
+          this.#settle(st, bytes);
+          this.#accepted(s.topic);
+          const at = this.#o.now();
+          // A confirmation may have overtaken the PUBACK: only rows still in flight wait for one.
+          for (const r of s.rows) if (this.#outbox.isInFlight(r.rowId)) await_(st, r.rowId, at, r.bytes);
         },
-        (err: Error) => {
-          if (/refused/.test(err.message)) {
-            // The broker will never take it (ACL): dropping is the only way forward; say so loudly.
-            this.#log.error({ topic: s.topic, err: err.message }, 'broker refused message; dropped');
-            this.#outbox.ack(s.rows.map((r) => r.rowId));
-          } else if (epoch === this.#epoch) {
+        (err: Error & { code?: unknown }) => {
+          if (epoch !== this.#epoch) return;
+          this.#settle(st, bytes);
+          const refusal = refusalOf(s.topic, err);
+          if (refusal === undefined) {
             this.#outbox.release(s.rows.map((r) => r.rowId));
+            return;
           }
-          this.#settle(epoch, f, bytes);
+          const retryAt = this.#o.now() + this.#refusedBackoff(refusal).next();
+          for (const r of s.rows) if (this.#outbox.isInFlight(r.rowId)) hold(st, r.rowId, retryAt, r.bytes);
         },
       );
     }
   }
 
-  #settle(epoch: number, f: { messages: number; bytes: number }, bytes: number): void {
-    if (epoch !== this.#epoch) return;
-    f.messages--;
-    f.bytes -= bytes;
+  #settle(st: LaneState, bytes: number): void {
+    st.pub.messages--;
+    st.pub.bytes -= bytes;
     this.kick();
   }
+
+  #refusedBackoff(refusal: Refusal): Backoff {
+    const known = this.#refused.get(refusal.topic);
+    if (known === undefined || known.refusal.reasonCode !== refusal.reasonCode) {
+      this.#log.warn({ topic: refusal.topic, reasonCode: refusal.reasonCode, reason: refusal.reason }, 'broker refuses publishes to this topic; keeping them and retrying with backoff (check the broker ACL for this device)');
+      const entry = { refusal, backoff: known?.backoff ?? new Backoff(this.#o.refusedRetryMs, this.#o.maxRefusedRetryMs, this.#o.random) };
+      this.#refused.set(refusal.topic, entry);
+      this.emit('refused', refusal);
+      return entry.backoff;
+    }
+    return known.backoff;
+  }
+
+  #accepted(topic: string): void {
+    if (!this.#refused.delete(topic)) return;
+    this.#log.info({ topic }, 'broker accepts publishes to this topic again');
+    this.emit('accepted', { topic });
+  }
+
+  /** Re-sends what timed out waiting for a confirmation, and refused messages whose retry is due. */
+  #tick(): void {
+    if (!this.#session.connected) return;
+    const now = this.#o.now();
+    let released = 0;
+    for (const [lane, st] of this.#lanes) {
+      const timedOut: number[] = [];
+      for (const [rowId, a] of st.awaiting) {
+        if (now - a.at < st.timeoutMs) break; // insertion order is time order: the rest are younger
+        timedOut.push(rowId);
+      }
+      if (timedOut.length > 0) {
+        this.#log.info({ lane, messages: timedOut.length, afterMs: st.timeoutMs }, 'no confirmation from the platform; sending again');
+        st.timeoutMs = Math.min(this.#o.maxConfirmTimeoutMs, st.timeoutMs * 2);
+      }
+      const retry = [...st.held].filter(([, h]) => h.retryAt <= now).map(([rowId]) => rowId);
+      const due = [...timedOut, ...retry];
+      if (due.length === 0) continue;
+      for (const id of due) unmark(st, id);
+      this.#outbox.release(due);
+      released += due.length;
+    }
+    if (released > 0) this.kick();
+  }
+
 }

@@ -20,3 +20,20 @@ export const LANE_WINDOW: Record<ControlLane, { messages: number; bytes: number 
   location: { messages: 2, bytes: 24 * 1024 },
   manifest: { messages: 1, bytes: 64 * 1024 },
 };
+
+/**
+ * How much of each lane may wait for the platform's end-to-end confirmation
+ * (published, or PUBACKed by the broker but not yet confirmed by the ingest).
+ * While the ingest is away the device keeps its backlog here rather than
+ * pouring it into a broker that may drop it (Mosquitto queues 1000 messages per
+ * session by default and drops the rest silently); what is in the window is
+ * sent again after a timeout or reconnect. Counted in outbox rows (a backfill
+ * batch is many rows) and their bytes.
+ */
+export const CONFIRM_WINDOW: Record<ControlLane, { messages: number; bytes: number }> = {
+  alarm: { messages: 256, bytes: Number.POSITIVE_INFINITY },
+  result: { messages: 64, bytes: 256 * 1024 },
+  status: { messages: 64, bytes: 128 * 1024 },
+  location: { messages: 2000, bytes: 1024 * 1024 },
+  manifest: { messages: 4, bytes: 512 * 1024 },
+};

@@ -154,7 +154,10 @@ export class MqttSession extends EventEmitter {
     this.#timer.unref?.();
   }
 
-  /** Publishes and resolves on PUBACK (QoS 1) or once written (QoS 0); rejects if the connection is lost first. */
+  /**
+   * Publishes and resolves on PUBACK (QoS 1) or once written (QoS 0); rejects if the connection is
+   * lost first, or with `err.code` = the MQTT 5 reason code when the broker refuses it.
+   */
   publish(topic: string, payload: Buffer | string, opts: IClientPublishOptions = { qos: 1 }): Promise<void> {
     const client = this.#client;
     if (client === undefined || !client.connected) return Promise.reject(new Error('not connected'));
@@ -162,7 +165,7 @@ export class MqttSession extends EventEmitter {
       client.publish(topic, payload, opts, (err, packet) => {
         if (err) return reject(err);
         const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
-        if (rc !== undefined && rc >= 0x80) return reject(new Error(`broker refused publish to ${topic}: reason code ${rc}`));
+        if (rc !== undefined && rc >= 0x80) return reject(Object.assign(new Error(`broker refused publish to ${topic}: reason code ${rc}`), { code: rc }));
         resolve();
       });
     });

@@ -39,10 +39,10 @@ const ids = (es: Array<{ msgId: string }>) => es.map((e) => e.msgId);
 describe('Outbox', () => {
   it('keeps every unacknowledged message across close and reopen, with all fields', async () => {
     let o = openOutbox();
-    const a = await o.put(msg('alarm', 5, { retain: true, ackBy: 'ingest' }));
+    const a = await o.put(msg('alarm', 5, { retain: true }));
     const l = await o.put(msg('location', 7));
-    expect(a).toMatchObject({ lane: 'alarm', retain: true, ackBy: 'ingest', bytes: cost('alarm', 5) });
-    expect(l).toMatchObject({ retain: false, ackBy: 'puback' });
+    expect(a).toMatchObject({ lane: 'alarm', retain: true, bytes: cost('alarm', 5) });
+    expect(l).toMatchObject({ retain: false });
     o = reopen(o);
     expect(o.totalBytes).toBe(cost('alarm', 5) + cost('location', 7));
     const [back] = o.take('alarm', 10);
@@ -92,17 +92,21 @@ describe('Outbox', () => {
     expect(o.totalBytes).toBe(2 * cost('location', 10));
   });
 
-  it('ackMsgIds deletes by message id, in flight or not, and counts what it found', async () => {
+  it('confirm deletes what this process sent, in flight or released again, by message id', async () => {
     let o = openOutbox();
-    const put = await Promise.all([...Array(3)].map(() => o.put(msg('result', 10, { ackBy: 'ingest' }))));
-    o.take('result', 1);
-    expect(o.ackMsgIds([put[0].msgId, put[2].msgId, 'unknown'])).toBe(2);
-    expect(o.ackMsgIds([put[0].msgId])).toBe(0);
-    expect(o.stats().result).toMatchObject({ count: 1, inFlight: 0 });
-    const byPuback = await o.put(msg('result', 10));
-    expect(o.ackMsgIds([byPuback.msgId])).toBe(0); // PUBACK-acknowledged messages are not the ingest's to delete
+    const put = await Promise.all([...Array(4)].map(() => o.put(msg('result'))));
+    const taken = o.take('result', 3);
+    o.release([taken[1].rowId]); // sent, then the connection dropped: the platform may still have it
+    const got = o.confirm([put[0].msgId, put[1].msgId, put[3].msgId, 'unknown']);
+    // put[3] was never handed out: a confirmation cannot name it (it was not sent by this process).
+    expect(got.map((g) => g.msgId)).toEqual([put[0].msgId, put[1].msgId]);
+    expect(o.confirm([put[0].msgId])).toEqual([]);
+    expect(o.stats().result).toMatchObject({ count: 2, inFlight: 1 });
     o = reopen(o);
-    expect(ids(o.take('result', 10))).toEqual([put[1].msgId, byPuback.msgId]);
+    expect(ids(o.take('result', 10))).toEqual([put[2].msgId, put[3].msgId]);
+    // After a restart nothing is known as sent: confirmations of an earlier boot's sends are ignored (the rows go out again).
+    const fresh = reopen(o);
+    expect(fresh.confirm([put[2].msgId])).toEqual([]);
   });
 
   it('stats reports the oldest creation time per lane', async () => {
@@ -208,15 +212,14 @@ describe('Outbox', () => {
           const inFlight = model.filter((m) => m.inFlight);
           const pick = inFlight[k % Math.max(1, inFlight.length)];
           if (op === 'put') {
-            // ackMsgIds is for ingest acknowledgements: only ackBy 'ingest' rows are looked up by id.
-            const e = await o.put(msg(lane, 10, { ackBy: 'ingest' }));
+            const e = await o.put(msg(lane, 10));
             rowOf.set(e.msgId, e.rowId);
             model.push({ msgId: e.msgId, lane, inFlight: false });
           } else if (op === 'burst') {
             // Puts still uncommitted while take() runs: only what is committed can be taken, and
             // rows committed after a take that drained the lane must be found by the next one.
             // (An alarm put commits at once, with everything pending: alarms never wait for a group commit.)
-            const inputs = Array.from({ length: k + 1 }, () => msg(lane, 10, { ackBy: 'ingest' }));
+            const inputs = Array.from({ length: k + 1 }, () => msg(lane, 10));
             const puts = inputs.map((i) => o.put(i));
             const later = lane === 'alarm' ? [] : inputs;
             if (lane === 'alarm') for (const i of inputs) model.push({ msgId: i.msgId, lane, inFlight: false });
@@ -242,7 +245,7 @@ describe('Outbox', () => {
             for (const m of model) m.inFlight = false;
           } else if ((op === 'ack' || op === 'ackMsg') && pick !== undefined) {
             if (op === 'ack') o.ack([rowOf.get(pick.msgId)!]);
-            else expect(o.ackMsgIds([pick.msgId])).toBe(1);
+            else expect(o.confirm([pick.msgId]).map((c) => c.msgId)).toEqual([pick.msgId]);
             model.splice(model.indexOf(pick), 1);
           }
           for (const l of ['alarm', 'location'] as const) {

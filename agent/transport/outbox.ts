@@ -12,8 +12,6 @@ export interface OutboxInput {
   payload: Buffer;
   msgId: string;
   retain?: boolean;
-  /** What deletes the entry: the broker's PUBACK (default) or the ingest's acknowledgement by msgId. */
-  ackBy?: 'puback' | 'ingest';
 }
 
 export interface OutboxEntry extends Required<OutboxInput> {
@@ -53,7 +51,7 @@ interface Pending {
 }
 type Outcome = { ok: true; entry: OutboxEntry } | { ok: false; error: Error };
 type LaneTotals = Record<Lane, { count: number; bytes: number }>;
-interface CommitResult { outcomes: Outcome[]; evicted: EvictedEvent[]; lanes: LaneTotals; total: number }
+interface CommitResult { outcomes: Outcome[]; evicted: EvictedEvent[]; dropped: number[]; lanes: LaneTotals; total: number }
 
 const DEFAULT_CAPACITY = 64 * 1024 * 1024;
 function emptyLanes<T>(make: () => T): Record<Lane, T> {
@@ -102,6 +100,9 @@ export class Outbox extends EventEmitter {
   #lanes = emptyLanes(() => ({ count: 0, bytes: 0 }));
   #total = 0;
   readonly #inFlight = new Map<number, Meta>();
+  /** Rows this process has handed out at least once and that are still stored, by message id: what a confirmation can name. */
+  readonly #sent = new Map<string, Meta>();
+  readonly #sentByRow = new Map<number, string>();
   readonly #inFlightCount = emptyLanes(() => 0);
   /** Every row of a lane with rowId <= frontier is in flight or acknowledged, so take() scans from there. */
   readonly #frontier = emptyLanes(() => 0);
@@ -169,7 +170,7 @@ export class Outbox extends EventEmitter {
     if (!Buffer.isBuffer(msg.payload)) return Promise.reject(new Error(`outbox put ${msg.msgId}: payload must be a Buffer`));
     if (typeof msg.msgId !== 'string' || msg.msgId === '') return Promise.reject(new Error('outbox put: msgId must be a non-empty string'));
     if (typeof msg.topic !== 'string' || msg.topic === '') return Promise.reject(new Error(`outbox put ${msg.msgId}: topic must be a non-empty string`));
-    const input: Required<OutboxInput> = { lane: msg.lane, topic: msg.topic, payload: msg.payload, msgId: msg.msgId, retain: msg.retain ?? false, ackBy: msg.ackBy ?? 'puback' };
+    const input: Required<OutboxInput> = { lane: msg.lane, topic: msg.topic, payload: msg.payload, msgId: msg.msgId, retain: msg.retain ?? false };
     return new Promise((resolve, reject) => {
       const p = { input, createdAt: this.#now(), bytes: msg.payload.length + Buffer.byteLength(msg.topic), resolve, reject };
       if (msg.lane === 'alarm') {
@@ -235,7 +236,12 @@ export class Outbox extends EventEmitter {
       // still pending included) can be served from memory.
       if (exhausted) this.#resetTail(lane, true);
     }
-    for (const e of out) this.#inFlight.set(e.rowId, { row_id: e.rowId, lane, bytes: e.bytes });
+    for (const e of out) {
+      const m = { row_id: e.rowId, lane, bytes: e.bytes };
+      this.#inFlight.set(e.rowId, m);
+      this.#sent.set(e.msgId, m);
+      this.#sentByRow.set(e.rowId, e.msgId);
+    }
     this.#inFlightCount[lane] += out.length;
     return out;
   }
@@ -286,19 +292,28 @@ export class Outbox extends EventEmitter {
     this.#scheduleFlush();
   }
 
-  /** Deletes entries by message id (ingest acknowledgements); returns how many were stored. */
-  ackMsgIds(msgIds: string[]): number {
+  /**
+   * Deletes entries the platform confirmed it has stored, by message id; returns those found.
+   * Only rows this process has handed out can be confirmed (a confirmation names what was sent);
+   * one for a row it never sent (sent by an earlier boot) is ignored, and that row is simply
+   * sent again and confirmed as a duplicate.
+   */
+  confirm(msgIds: readonly string[]): Array<{ rowId: number; lane: Lane; msgId: string }> {
     this.#checkOpen();
-    let n = 0;
+    const out: Array<{ rowId: number; lane: Lane; msgId: string }> = [];
     for (const msgId of msgIds) {
-      for (const m of this.#st.byMsgId.all(msgId)) {
-        if (this.#acked.has(m.row_id)) continue;
-        this.#markAcked(this.#inFlight.get(m.row_id) ?? m);
-        n++;
-      }
+      const m = this.#sent.get(msgId);
+      if (m === undefined || this.#acked.has(m.row_id)) continue;
+      this.#markAcked(m);
+      out.push({ rowId: m.row_id, lane: m.lane, msgId });
     }
-    if (n > 0) this.#scheduleFlush();
-    return n;
+    if (out.length > 0) this.#scheduleFlush();
+    return out;
+  }
+
+  /** True while a row is handed out (taken and neither released nor deleted). */
+  isInFlight(rowId: number): boolean {
+    return this.#inFlight.has(rowId);
   }
 
   /** True when the lane has a queued entry that is not in flight. */
@@ -336,7 +351,15 @@ export class Outbox extends EventEmitter {
     if (this.#closed) throw new Error('outbox is closed');
   }
 
+  #forgetSent(rowId: number): void {
+    const msgId = this.#sentByRow.get(rowId);
+    if (msgId === undefined) return;
+    this.#sentByRow.delete(rowId);
+    this.#sent.delete(msgId);
+  }
+
   #markAcked(m: Meta): void {
+    this.#forgetSent(m.row_id);
     if (this.#inFlight.delete(m.row_id)) this.#inFlightCount[m.lane]--;
     else this.#invalidateTail(m.lane); // a queued row acknowledged (ingest ack after a restart): the tail may hold it
     this.#acked.set(m.row_id, m.lane);
@@ -395,6 +418,7 @@ export class Outbox extends EventEmitter {
     this.#lanes = result.lanes;
     this.#total = result.total;
     for (const ev of result.evicted) this.#invalidateTail(ev.lane);
+    for (const id of result.dropped) this.#forgetSent(id);
     for (const o of result.outcomes) {
       if (!o.ok) continue;
       const lane = o.entry.lane;
@@ -429,6 +453,7 @@ export class Outbox extends EventEmitter {
       evicted.set(key, ev);
     };
     const outcomes: Outcome[] = [];
+    const dropped: number[] = [];
     for (const p of batch) {
       const { lane } = p.input;
       if (total + p.bytes > this.#capacity) {
@@ -445,6 +470,7 @@ export class Outbox extends EventEmitter {
         }
         for (const d of plan.drops) {
           for (const id of d.rowIds) this.#st.del.run(id);
+          dropped.push(...d.rowIds);
           lanes[d.lane].count -= d.rowIds.length;
           lanes[d.lane].bytes -= d.bytes;
           total -= d.bytes;
@@ -452,13 +478,13 @@ export class Outbox extends EventEmitter {
         }
       }
       const i = p.input;
-      const info = this.#st.insert.run(lane, i.topic, i.payload, i.msgId, i.retain ? 1 : 0, i.ackBy, p.createdAt, p.bytes);
+      const info = this.#st.insert.run(lane, i.topic, i.payload, i.msgId, i.retain ? 1 : 0, p.createdAt, p.bytes);
       lanes[lane].count++;
       lanes[lane].bytes += p.bytes;
       total += p.bytes;
       outcomes.push({ ok: true, entry: { ...i, rowId: Number(info.lastInsertRowid), createdAt: p.createdAt, bytes: p.bytes } });
     }
-    return { outcomes, evicted: [...evicted.values()], lanes, total };
+    return { outcomes, evicted: [...evicted.values()], dropped, lanes, total };
   }
 
   /** Rows the policy may drop: stored, not in flight, not already acknowledged. */

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { deviceTopic, inboundFilter, parseTopic, type DeviceStream } from '../../protocol/index.js';
+import { ackedIds, deviceTopic, inboundFilter, IngestAck, parseTopic, Validator, type DeviceStream } from '../../protocol/index.js';
 import type { Logger } from '../../lib/logger.js';
-import { ControlPump } from './control-pump.js';
+import { ControlPump, type ControlPumpOptions } from './control-pump.js';
 import type { Envelope } from './envelope.js';
 import type { ControlLane } from './lanes.js';
 import { MqttSession, type SessionOptions } from './mqtt-session.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import type { Refusal } from './refusal.js';
 
 const COMMA = Buffer.from(',');
 const BATCH_END = Buffer.from(']}');
@@ -17,20 +18,36 @@ export interface TransportOptions {
   logger: Logger;
   agentVersion: string;
   backfillBatch: number;
+  /** Confirmation timeouts and refusal retries (defaults in ControlPump). */
+  pump?: ControlPumpOptions;
 }
 
 export interface SendOptions {
   sub?: string;
   retain?: boolean;
-  ackBy?: 'puback' | 'ingest';
 }
+
+export interface TransportEvents {
+  /** A command request arrived (raw payload; the command registry validates it). */
+  command: [payload: Buffer];
+  /** The platform confirmed it has stored these message ids (outbox rows are gone; media headers are the uploader's). */
+  confirmed: [ids: string[]];
+  connect: [];
+  disconnect: [];
+  /** The broker refuses publishes to a topic (reported once per change), or accepts them again. */
+  refused: [Refusal];
+  accepted: [{ topic: string }];
+}
+
+const ackValidator = new Validator(IngestAck);
 
 /**
  * The only module that knows MQTT. Others hand it protocol bodies and a lane;
  * it stamps the envelope, makes the message durable, and the pump delivers it.
- * Events: 'command' (topic kind, payload Buffer), 'connect', 'disconnect'.
+ * A message is forgotten only when the platform confirms it (cmd/ack), never
+ * on the broker's PUBACK alone (see ControlPump).
  */
-export class Transport extends EventEmitter {
+export class Transport extends EventEmitter<TransportEvents> {
   readonly #o: TransportOptions;
   readonly session: MqttSession;
   readonly #pump: ControlPump;
@@ -57,10 +74,32 @@ export class Transport extends EventEmitter {
     this.session.on('disconnect', () => this.emit('disconnect'));
     this.session.on('message', (topic: string, payload: Buffer) => {
       const t = parseTopic(topic);
-      if (t.ok && t.direction === 'inbound' && t.deviceId === this.#deviceId) this.emit(t.kind === 'req' ? 'command' : 'ack', payload);
-      else o.logger.warn({ topic }, 'ignored message on unexpected topic');
+      if (!t.ok || t.direction !== 'inbound' || t.deviceId !== this.#deviceId) return o.logger.warn({ topic }, 'ignored message on unexpected topic');
+      if (t.kind === 'req') this.emit('command', payload);
+      else this.#onAck(payload);
     });
-    this.#pump = new ControlPump(o.outbox, this.session, o.logger, (entries) => this.#batch(entries), o.backfillBatch);
+    this.#pump = new ControlPump(o.outbox, this.session, o.logger, (entries) => this.#batch(entries), o.backfillBatch, o.pump);
+    this.#pump.on('refused', (r) => this.emit('refused', r));
+    this.#pump.on('accepted', (a) => this.emit('accepted', a));
+  }
+
+  /** The ingest's end-to-end confirmation: what it stored, and what it refused (recorded there as rejected). */
+  #onAck(payload: Buffer): void {
+    const r = ackValidator.parse(payload);
+    if (!r.ok) return this.#o.logger.warn({ errors: r.errors }, 'malformed platform acknowledgement ignored');
+    const ids = ackedIds(r.value);
+    for (const x of r.value.rejected ?? []) {
+      // The platform keeps it in its rejected record: sending it again would be refused again.
+      this.#o.logger.warn({ msgId: x.id, reason: x.reason }, 'the platform rejected a message; it is recorded there, not sent again');
+      ids.push(x.id);
+    }
+    this.#pump.confirm(ids);
+    this.emit('confirmed', ids);
+  }
+
+  /** Topics the broker refuses now (health reports them). */
+  refusals(): Refusal[] {
+    return this.#pump.refusals();
   }
 
   #status(state: 'online' | 'offline' | 'shutdown', reason?: string): Buffer {
@@ -93,7 +132,6 @@ export class Transport extends EventEmitter {
       payload: Buffer.from(JSON.stringify(msg)),
       msgId: msg.id,
       retain: opts.retain ?? false,
-      ackBy: opts.ackBy ?? 'puback',
     });
     this.#pump.kick();
     return msg;
@@ -119,5 +157,6 @@ export class Transport extends EventEmitter {
       }
     }
     await this.session.stop(true);
+    this.#pump.dispose();
   }
 }

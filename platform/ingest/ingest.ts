@@ -1,33 +1,29 @@
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import {
-  PROTOCOL_VERSION,
-  TOPIC_ROOT,
-  deviceTopic,
-  inboundTopic,
-  parseTopic,
-  validatorForStream,
-  validatorForSub,
-  type DeviceStream,
-  type LocationBatch,
-} from '../../protocol/index.js';
+import { PROTOCOL_VERSION, TOPIC_ROOT, inboundTopic, type DeviceStream } from '../../protocol/index.js';
 import type { Logger } from '../../lib/logger.js';
-import { MediaHandler, type MediaOutcome } from './media-handler.js';
-import { NdjsonStore } from './ndjson-store.js';
+import type { IngestStore } from '../store/types.js';
+import { confirmationTopic, type Confirmation } from './confirmer.js';
+import type { ConnectFailure } from './connect-failure.js';
+import { Intake, type IntakeStats } from './intake.js';
+import { MediaHandler } from './media-handler.js';
+import { IntakeConnection } from './mqtt-intake.js';
 
 export interface IngestOptions {
   brokerUrl: string;
+  /** Evidence files, device keys and (by default) the SQLite store live here. */
   storeDir: string;
+  /** The store to commit to (default: SQLite at <storeDir>/platform.db, opened by the caller through openStore). */
+  store: IngestStore;
   logger: Logger;
-  /** MQTT 5 shared-subscription group: several ingest workers split the load. */
+  /** Shared-subscription group: several ingest workers split the load. */
   shareGroup?: string;
   /**
    * MQTT client id of the ingest's persistent session. Default: derived from
    * the store directory, so an ingest restarted on the same store resumes its
-   * session. Give each worker of a share group its own (without one, a worker
-   * uses a random id and a clean session, and may miss messages across a broker restart).
+   * session. Each worker of a share group needs its own (without one, a worker
+   * uses a random id and a clean session).
    */
   clientId?: string;
   username?: string;
@@ -42,124 +38,148 @@ export interface IngestOptions {
   spoolMaintainMs?: number;
 }
 
-export interface IngestStats {
-  devices: number;
-  accepted: Record<string, number>;
-  duplicates: number;
-  rejected: number;
-  rejectReasons: Record<string, number>;
+export type IngestStats = IntakeStats;
+
+export interface IngestEvents {
+  stored: [deviceId: string, stream: DeviceStream | 'media', msg: Record<string, unknown>];
+  rejected: [topic: string, reason: string];
+  presence: [deviceId: string, state: string, bootId: string];
+  /** Connected to the broker and subscribed (again). */
+  connect: [];
+  /** Cannot work (credentials, certificate, ACL, or a store that keeps failing): the process should exit with this. */
+  fatal: [Error];
 }
 
 /** What the ingest subscribes to: every device stream, never the cmd/ subtree it writes itself. */
 const STREAM_FILTERS = ['status', 'health', 'event', 'location', 'location/batch', 'alarm', 'result'];
 const MEDIA_FILTERS = ['media/chunk', 'media/part', 'media/manifest'];
+/** A store that fails this long without one good commit is reported as fatal (the service manager restarts us). */
+const STORE_FAILING_FATAL_MS = 10 * 60_000;
 
 /**
- * The platform side: subscribes to all devices, validates every message,
- * stores accepted ones durably per device (NdjsonStore), deduplicates by
- * message id, counts rejects with their reasons and never stops on bad input.
- * Emits 'stored' (deviceId, stream, message) and 'rejected' (topic, reason).
+ * The platform side's intake: one MQTT connection (IntakeConnection), whose
+ * batches the Intake validates and commits to the store before anything is
+ * acknowledged, and the end-to-end confirmations published back to each
+ * device. A store that fails (database down, disk full, read-only) means no
+ * acknowledgement at all: the broker keeps the messages and delivers them
+ * again once a commit succeeds; the ingest says so loudly meanwhile.
  */
-export class Ingest extends EventEmitter {
+export class Ingest extends EventEmitter<IngestEvents> {
   readonly #o: IngestOptions;
-  readonly store: NdjsonStore;
+  readonly store: IngestStore;
   readonly media: MediaHandler | undefined;
-  #client: MqttClient | undefined;
+  readonly #intake: Intake;
+  readonly #conn: IntakeConnection;
   readonly #bootId = randomBytes(9).toString('base64url');
   #seq = 0;
-  readonly #stats: IngestStats = { devices: 0, accepted: {}, duplicates: 0, rejected: 0, rejectReasons: {} };
-  readonly #devices = new Set<string>();
-  /** Latest birth bootId per device: a will from another boot is stale. */
-  readonly #births = new Map<string, string>();
   #maintainTimer: NodeJS.Timeout | undefined;
   #maintaining: Promise<void> | undefined;
+  #storeFailingSince: number | undefined;
+  #storeWarnedAt = 0;
 
   constructor(o: IngestOptions) {
     super();
     this.#o = o;
-    this.store = new NdjsonStore(o.storeDir);
+    this.store = o.store;
     this.media = o.media === false ? undefined : new MediaHandler(o.storeDir, o.logger);
+    this.#intake = new Intake({ store: o.store, media: this.media, logger: o.logger });
+    this.#intake.on('stored', (...a) => this.emit('stored', ...a));
+    this.#intake.on('rejected', (...a) => this.emit('rejected', ...a));
+    this.#intake.on('presence', (...a) => this.emit('presence', ...a));
+    this.#intake.on('confirm', (cs) => this.#publishConfirmations(cs));
+    const protocolVersion = o.protocolVersion ?? 4;
+    // Workers of a share group without their own ids cannot share one derived id (they would take the
+    // session from each other): they keep random ids and clean sessions.
+    const ephemeral = o.clientId === undefined && o.shareGroup !== undefined;
+    const clientId = o.clientId ?? (ephemeral ? `nrec-ingest-${this.#bootId}` : `nrec-ingest-${createHash('sha256').update(resolve(o.storeDir)).digest('base64url').slice(0, 16)}`);
+    const prefix = o.shareGroup ? `$share/${o.shareGroup}/` : '';
+    const filters = [...STREAM_FILTERS, ...(this.media ? MEDIA_FILTERS : [])].map((s) => `${prefix}${TOPIC_ROOT}/v${PROTOCOL_VERSION}/+/${s}`);
+    this.#conn = new IntakeConnection({
+      url: o.brokerUrl, clientId, clean: ephemeral, protocolVersion, subscriptions: filters,
+      username: o.username, password: o.password, ca: o.ca, cert: o.cert, key: o.key, logger: o.logger,
+      onBatch: (batch) => this.#onBatch(batch),
+    });
+    this.#conn.on('connect', ({ sessionPresent }) => {
+      o.logger.info({ filters: filters.length, sessionPresent, clientId }, 'ingest connected and subscribed');
+      this.emit('connect');
+    });
+    this.#conn.on('disconnect', (reason) => o.logger.warn({ reason }, 'ingest lost its broker connection; reconnecting'));
+    this.#conn.on('fatal', (f: ConnectFailure) => this.emit('fatal', Object.assign(new Error(f.hint ? `${f.message}; ${f.hint}` : f.message), { kind: f.kind })));
   }
 
-  /** Connects and subscribes; resolves once subscriptions are granted. */
-  async start(): Promise<void> {
-    const o = this.#o;
-    const protocolVersion = o.protocolVersion ?? 4;
-    // A persistent session (clean=false, a stable client id): while the ingest is
-    // away or still reconnecting after a broker restart, the broker queues what
-    // devices publish for it. With a clean session and a random id, whatever a
-    // device published before the ingest's resubscription was silently lost
-    // (test/transport-broker-outage.test.ts proves it no longer is).
-    // Workers of a share group without their own ids cannot share one derived id (they
-    // would take the session from each other): they keep random ids and clean sessions.
-    const ephemeral = o.clientId === undefined && o.shareGroup !== undefined;
-    const client = mqtt.connect(o.brokerUrl, {
-      clientId: o.clientId ?? (ephemeral ? `nrec-ingest-${this.#bootId}` : `nrec-ingest-${createHash('sha256').update(resolve(o.storeDir)).digest('base64url').slice(0, 16)}`),
-      protocolVersion,
-      clean: ephemeral,
-      ...(protocolVersion === 5 && !ephemeral ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
-      // Resubscription is ours (below): mqtt.js skips it on 3.1.1 with clean=false even when the broker lost the session.
-      resubscribe: false,
-      reconnectPeriod: 1000,
-      username: o.username,
-      password: o.password,
-      ca: o.ca,
-      cert: o.cert,
-      key: o.key,
+  get stats(): IngestStats {
+    return this.#intake.stats;
+  }
+
+  get connected(): boolean {
+    return this.#conn.connected;
+  }
+
+  /**
+   * Starts the connection (kept up by itself from then on). With `wait` (default), resolves once
+   * connected and subscribed; an ingest started before its broker simply waits.
+   */
+  async start(opts: { wait?: boolean } = {}): Promise<void> {
+    const connected = new Promise<void>((resolve, reject) => {
+      const onFatal = (err: Error) => reject(err);
+      this.once('fatal', onFatal);
+      this.once('connect', () => {
+        this.off('fatal', onFatal);
+        resolve();
+      });
     });
-    this.#client = client;
-    // Installed before the connection completes: a persistent session may deliver at once.
-    // handleMessage runs for every PUBLISH before its PUBACK goes out (MQTT 3.1.1
-    // and 5 alike), so a message is acknowledged to the broker only once stored.
-    client.handleMessage = (packet, callback) => {
-      if (packet.cmd !== 'publish') return callback();
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      const t = parseTopic(packet.topic);
-      if (t.ok && t.direction === 'device' && t.stream === 'media' && this.media !== undefined) {
-        // Evidence is spooled (and a chunk it completes stored with fsync) before the PUBACK, and acknowledged to the device once verified and stored.
-        this.#handleMedia(packet.topic, t.deviceId, t.sub, payload).then(() => callback(), (err: Error) => {
-          o.logger.error({ err: err.message, topic: packet.topic }, 'ingest could not store evidence');
-          callback(err);
-        });
-        return;
-      }
-      try {
-        this.#handle(packet.topic, payload);
-      } catch (err) {
-        // Storage failure (disk full, EIO): no PUBACK, the broker keeps the message for redelivery.
-        o.logger.error({ err: (err as Error).message, topic: packet.topic }, 'ingest could not store message');
-        return callback(err as Error);
-      }
-      callback();
-    };
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
-    });
-    const prefix = o.shareGroup && client.options.protocolVersion === 5 ? `$share/${o.shareGroup}/` : '';
-    const filters = [...STREAM_FILTERS, ...(this.media ? MEDIA_FILTERS : [])].map((s) => `${prefix}${TOPIC_ROOT}/v${PROTOCOL_VERSION}/+/${s}`);
-    await client.subscribeAsync(filters, { qos: 1 });
-    // A broker that lost our session (no persistence, expiry) has lost the subscriptions too.
-    client.on('connect', (connack) => {
-      if (connack.sessionPresent) return;
-      client.subscribeAsync(filters, { qos: 1 }).then(
-        () => o.logger.info({ filters: filters.length }, 'ingest resubscribed: the broker had no session for it'),
-        (err: Error) => o.logger.error({ err: err.message }, 'ingest could not resubscribe'),
-      );
-    });
-    o.logger.info({ store: o.storeDir, filters: filters.length }, 'ingest subscribed');
+    this.#conn.start();
     if (this.media !== undefined) {
-      // Spool upkeep (media-handler.ts): chunks a crashed worker (or this one, before a restart) left complete or claimed are stored and acknowledged now.
-      await this.#maintainMedia();
-      this.#maintainTimer = setInterval(() => void this.#maintainMedia(), o.spoolMaintainMs ?? 600_000);
+      // Spool upkeep (media-handler.ts): chunks a crashed worker (or this one, before a restart) left complete or claimed.
+      this.#maintainTimer = setInterval(() => void this.#maintainMedia(), this.#o.spoolMaintainMs ?? 600_000);
       this.#maintainTimer.unref();
+    }
+    if (opts.wait === false) {
+      connected.catch(() => undefined);
+      return;
+    }
+    await connected;
+    if (this.media !== undefined) await this.#maintainMedia();
+  }
+
+  async #onBatch(batch: Parameters<Intake['handleBatch']>[0]): Promise<void> {
+    try {
+      await this.#intake.handleBatch(batch);
+    } catch (err) {
+      const now = Date.now();
+      this.#storeFailingSince ??= now;
+      // Loud, but once a minute, not once per redelivery.
+      if (now - this.#storeWarnedAt > 60_000) {
+        this.#storeWarnedAt = now;
+        this.#o.logger.error({ err: (err as Error).message, backend: this.store.backend, failingForS: Math.round((now - this.#storeFailingSince) / 1000) },
+          'STORE FAILING: nothing is acknowledged; the broker keeps the messages and redelivers them once the store works again');
+      }
+      if (now - this.#storeFailingSince > STORE_FAILING_FATAL_MS) this.emit('fatal', new Error(`the ${this.store.backend} store has failed every commit for ${Math.round((now - this.#storeFailingSince) / 60_000)} min: ${(err as Error).message}`));
+      throw err;
+    }
+    if (this.#storeFailingSince !== undefined) {
+      this.#o.logger.warn({ backend: this.store.backend, failedForS: Math.round((Date.now() - this.#storeFailingSince) / 1000) }, 'store works again; redelivered messages are being stored');
+      this.#storeFailingSince = undefined;
+      this.#storeWarnedAt = 0;
+    }
+  }
+
+  #publishConfirmations(cs: Confirmation[]): void {
+    for (const c of cs) {
+      const seq = this.#seq++;
+      const msg = {
+        v: 1, id: `${this.#bootId}-a-${seq}`, deviceId: c.deviceId, bootId: this.#bootId, seq, ts: Date.now(),
+        ...(c.acked.length > 0 ? { acked: c.acked } : {}), ...(c.ranges.length > 0 ? { ranges: c.ranges } : {}), ...(c.rejected.length > 0 ? { rejected: c.rejected } : {}),
+      };
+      // Not awaited: a lost confirmation costs the device one re-send, which is stored once and confirmed again.
+      this.#conn.publish(confirmationTopic(c), JSON.stringify(msg)).catch((err: Error) => this.#o.logger.debug({ err: err.message, deviceId: c.deviceId }, 'confirmation not delivered; the device will send again'));
     }
   }
 
   #maintainMedia(): Promise<void> {
     this.#maintaining ??= this.media!.maintain().then(
       (outcomes) => {
-        for (const r of outcomes) this.#mediaOutcome(deviceTopic(r.deviceId, 'media', 'chunk'), r.deviceId, 'chunk', r, Buffer.alloc(0));
+        for (const r of outcomes) this.#intake.mediaSettled(r.deviceId, r);
       },
       (err: Error) => this.#o.logger.error({ err: err.message }, 'ingest could not maintain the evidence spool'),
     ).finally(() => {
@@ -168,115 +188,30 @@ export class Ingest extends EventEmitter {
     return this.#maintaining;
   }
 
-  get stats(): IngestStats {
-    return { ...this.#stats, devices: this.#devices.size, accepted: { ...this.#stats.accepted }, rejectReasons: { ...this.#stats.rejectReasons } };
-  }
-
-  #reject(topic: string, category: string, detail: string, payload: Buffer): void {
-    this.#stats.rejected++;
-    this.#stats.rejectReasons[category] = (this.#stats.rejectReasons[category] ?? 0) + 1;
-    this.store.reject(topic, `${category}: ${detail}`, payload);
-    this.#o.logger.warn({ topic, reason: category, detail }, 'rejected message');
-    this.emit('rejected', topic, `${category}: ${detail}`);
-  }
-
-  #handle(topic: string, payload: Buffer): void {
-    const t = parseTopic(topic);
-    if (!t.ok) return this.#reject(topic, 'bad-topic', t.reason, payload);
-    if (t.direction !== 'device') return;
-    if (t.stream === 'location' && t.sub === 'batch') return this.#handleBatch(topic, t.deviceId, payload);
-    const validator = t.sub === undefined ? validatorForStream(t.stream) : validatorForSub(t.stream, t.sub);
-    if (validator === undefined) return this.#reject(topic, 'unknown-channel', `no schema for ${t.stream}${t.sub ? `/${t.sub}` : ''}`, payload);
-    const r = validator.parse(payload);
-    if (!r.ok) return this.#reject(topic, r.errors[0].includes('not JSON') ? 'not-json' : 'schema', r.errors.join('; '), payload);
-    const msg = r.value as { id: string; deviceId: string; bootId: string; state?: string };
-    if (msg.deviceId !== t.deviceId) {
-      return this.#reject(topic, 'device-mismatch', `payload deviceId "${msg.deviceId}" differs from topic device "${t.deviceId}"`, payload);
-    }
-    this.#accept(topic, t.deviceId, t.stream, msg, t.stream === 'alarm');
-  }
-
-  async #handleMedia(topic: string, deviceId: string, sub: string | undefined, payload: Buffer): Promise<void> {
-    this.#mediaOutcome(topic, deviceId, sub, await this.media!.handle(deviceId, sub, payload), payload);
-  }
-
-  #mediaOutcome(topic: string, deviceId: string, sub: string | undefined, r: MediaOutcome, payload: Buffer): void {
-    this.#devices.add(deviceId);
-    for (const reason of r.rejected) this.#reject(topic, 'evidence', reason, sub === 'part' ? Buffer.alloc(0) : payload);
-    if (r.stored > 0) {
-      this.#stats.accepted.media = (this.#stats.accepted.media ?? 0) + r.stored;
-      this.emit('stored', deviceId, 'media', { sub, acks: r.acks });
-    }
-    // Not awaited: its PUBACK arrives on this connection, whose packets wait until this one is handled.
-    if (r.acks.length > 0) void this.ack(deviceId, r.acks).catch((err: Error) => this.#o.logger.warn({ err: err.message, deviceId }, 'ack not sent; the device will resend'));
-  }
-
-  #handleBatch(topic: string, deviceId: string, payload: Buffer): void {
-    const r = validatorForSub('location', 'batch')!.parse(payload);
-    if (!r.ok) return this.#reject(topic, r.errors[0].includes('not JSON') ? 'not-json' : 'schema', r.errors.join('; '), payload);
-    const batch = r.value as LocationBatch;
-    const wrong = batch.items.find((i) => i.deviceId !== deviceId);
-    if (batch.deviceId !== deviceId || wrong !== undefined) {
-      return this.#reject(topic, 'device-mismatch', `batch for "${batch.deviceId}" / item "${wrong?.deviceId ?? ''}" differs from topic device "${deviceId}"`, payload);
-    }
-    for (const item of batch.items) {
-      const stored = { ...item, backfill: true } as { id: string; bootId: string; backfill: boolean };
-      this.#accept(topic, deviceId, 'location', stored, false);
-    }
-  }
-
-  #accept(topic: string, deviceId: string, stream: DeviceStream, msg: { id: string; bootId: string; state?: string }, sync: boolean): void {
-    this.#devices.add(deviceId);
-    if (!this.store.append(deviceId, stream, topic, msg, { sync })) {
-      this.#stats.duplicates++;
-      return;
-    }
-    this.#stats.accepted[stream] = (this.#stats.accepted[stream] ?? 0) + 1;
-    if (stream === 'status') this.#presence(deviceId, msg);
-    this.emit('stored', deviceId, stream, msg);
-  }
-
-  #presence(deviceId: string, msg: { bootId: string; state?: string }): void {
-    if (msg.state === 'online') this.#births.set(deviceId, msg.bootId);
-    else if (msg.state === 'offline' && this.#births.has(deviceId) && this.#births.get(deviceId) !== msg.bootId) {
-      this.#o.logger.info({ deviceId, willBootId: msg.bootId, currentBootId: this.#births.get(deviceId) }, 'stale last will ignored: device is online with a newer boot');
-      return;
-    }
-    this.emit('presence', deviceId, msg.state, msg.bootId);
-  }
-
   /** Sends a command to a device; resolves with the request id once the broker has it. */
   async sendCommand(deviceId: string, name: string, args: Record<string, unknown> = {}, ttlMs = 60_000, id?: string): Promise<string> {
-    const client = this.#client;
-    if (client === undefined) throw new Error('ingest not started');
     const seq = this.#seq++;
     const requestId = id ?? `${this.#bootId}-c-${seq}`;
     const now = Date.now();
     const msg = { v: 1, id: requestId, deviceId, bootId: this.#bootId, seq, ts: now, name, expiresAt: now + ttlMs, args };
-    await client.publishAsync(inboundTopic(deviceId, 'req'), JSON.stringify(msg), { qos: 1 });
+    await this.#conn.publish(inboundTopic(deviceId, 'req'), JSON.stringify(msg));
     return requestId;
   }
 
   /** Publishes raw bytes on a topic (tests use it to send malformed commands). */
   async publishRaw(topic: string, payload: Buffer | string): Promise<void> {
-    await this.#client?.publishAsync(topic, payload, { qos: 1 });
+    await this.#conn.publish(topic, payload);
   }
 
-  /** Acknowledges durably stored message ids to a device (media, whose delivery PUBACK cannot prove). */
-  async ack(deviceId: string, ids: string[]): Promise<void> {
-    const client = this.#client;
-    if (client === undefined || ids.length === 0) return;
-    const seq = this.#seq++;
-    const msg = { v: 1, id: `${this.#bootId}-a-${seq}`, deviceId, bootId: this.#bootId, seq, ts: Date.now(), acked: ids };
-    await client.publishAsync(inboundTopic(deviceId, 'ack'), JSON.stringify(msg), { qos: 1 });
+  /** Drops the broker connection (fault tests): whatever is not acknowledged is delivered again. */
+  dropConnection(): void {
+    this.#conn.drop('dropped on request');
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#maintainTimer);
     await this.#maintaining;
-    const client = this.#client;
-    this.#client = undefined;
-    if (client) await client.endAsync();
-    this.store.close();
+    await this.#conn.stop();
+    await this.store.close();
   }
 }

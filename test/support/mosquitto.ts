@@ -12,11 +12,20 @@ export interface MosquittoOptions {
   listenerConfig?: string;
   /** Reuse a port (to restart a broker where clients expect it). */
   port?: number;
-  /** Keep persistence in this directory across restarts. */
+  /**
+   * Turn Mosquitto's persistence on (saved in this directory, or the broker's own temp dir),
+   * for a test about that setting. Off by default, as Mosquitto ships: a restarted broker has
+   * lost every session and queued message, which is what the platform must survive.
+   */
+  persistence?: boolean;
   dataDir?: string;
 }
 
-/** A real Mosquitto started by a test on a free port with its own config. */
+/**
+ * A real Mosquitto started by a test on a free port with its own config and
+ * Mosquitto's default settings (persistence off, 1000 queued messages per
+ * session, 20 in flight), so tests meet the broker users run.
+ */
 export class Mosquitto {
   readonly port: number;
   readonly url: string;
@@ -49,19 +58,17 @@ export class Mosquitto {
     const dataDir = this.#opts.dataDir ?? this.dir.path;
     const fill = (s: string) => s.replaceAll('{port}', String(this.port)).replaceAll('{dir}', this.dir.path);
     const listener = this.#opts.listenerConfig ?? 'listener {port} 127.0.0.1\nallow_anonymous true';
+    const persist = this.#opts.persistence === true || this.#opts.dataDir !== undefined;
     const conf = [
-      // Started as root, mosquitto switches to the user "mosquitto" and then cannot write its
-      // persistence into this root-owned 0700 temp dir (retained messages and sessions were lost on restart).
+      // Started as root, mosquitto switches to the user "mosquitto" and then cannot read this
+      // root-owned 0700 temp dir (its config includes, persistence).
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       fill(listener),
-      'persistence true',
-      `persistence_location ${dataDir}/`,
+      ...(persist ? ['persistence true', `persistence_location ${dataDir}/`] : []),
       'log_dest stdout',
       'log_type error',
       'log_type warning',
       'log_type notice',
-      'max_queued_messages 100000',
-      'max_inflight_messages 0',
       fill(this.#opts.extraConfig ?? ''),
     ].join('\n');
     const confPath = this.dir.file('mosquitto.conf');
@@ -89,6 +96,22 @@ export class Mosquitto {
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** kill -9: the broker dies without saving anything (its in-memory sessions and queues are gone). */
+  async kill9(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts the broker again (after stop or kill9) on the same port with the same config and data. */
+  async start(): Promise<void> {
+    if (this.#child !== undefined) throw new Error('mosquitto is running');
+    await this.#spawn();
   }
 
   /** Starts the broker again on the same port with the same config and data. */
