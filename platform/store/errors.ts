@@ -1,5 +1,5 @@
-import { accessSync, constants } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { StoreError, type StoreFailure } from './types.js';
 
@@ -37,26 +37,52 @@ function postgresKind(err: unknown): StoreFailure {
   return 'other';
 }
 
-/** Why a SQLite file cannot be written, when the file system says so (root ignores modes, but not a read-only mount). */
-function sqliteWritability(path: string): string {
-  for (const p of [path, dirname(path)]) {
+/**
+ * What the file system says when asked to write beside the database: an
+ * I/O error from SQLite hides the errno, and a file system that failed and
+ * went read-only (ext4 errors=remount-ro) still passes access(W_OK), so a
+ * small file is created, written and removed. Only run after a failure.
+ */
+function probeWrite(path: string): string | undefined {
+  const probe = join(dirname(path), `.nrec-store-probe-${process.pid}`);
+  try {
+    const fd = openSync(probe, 'w');
     try {
-      accessSync(p, constants.W_OK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      return `; "${p}" is not writable (${code === 'EROFS' ? 'EROFS: the file system is read-only' : code})`;
+      writeSync(fd, 'x');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      rmSync(probe, { force: true });
     }
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'unknown';
   }
-  return '';
 }
+
+const PROBE_HINT: Record<string, [StoreFailure, string]> = {
+  EROFS: ['read-only', 'the file system is read-only'],
+  EACCES: ['read-only', 'the directory is not writable'],
+  EPERM: ['read-only', 'the directory is not writable'],
+  ENOSPC: ['full', 'the file system is full'],
+  EDQUOT: ['full', 'the disk quota is exhausted'],
+  EIO: ['io', 'the disk reports I/O errors'],
+};
 
 export function sqliteError(err: unknown, location: string, what: string): StoreError {
   if (err instanceof StoreError) return err;
   const code = (err as { code?: unknown }).code;
   const c = typeof code === 'string' ? code : undefined;
-  const kind = sqliteKind(c);
-  const hint = kind === 'read-only' || kind === 'io' || kind === 'unavailable' ? sqliteWritability(location) : '';
+  let kind = sqliteKind(c);
+  let hint = '';
+  if (kind === 'read-only' || kind === 'io' || kind === 'unavailable' || kind === 'full') {
+    const errno = probeWrite(location);
+    if (errno !== undefined) {
+      const [k, why] = PROBE_HINT[errno] ?? [kind, 'it cannot be written'];
+      kind = k;
+      hint = `; writing in "${dirname(location)}" fails with ${errno}: ${why}`;
+    }
+  }
   return new StoreError('sqlite', kind, `platform store "${location}" (sqlite): ${what} failed (${c ?? kind}): ${(err as Error).message}${hint}`, c, err);
 }
 

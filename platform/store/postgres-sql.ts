@@ -29,26 +29,26 @@ function insertFrom(spec: TableSpec, param: string): string {
  * New messages in, their keys out (the rows not returned were stored
  * already). `n` = commit number × 1,000,000 + position keeps the order of
  * arrival among messages of one receipt time, though rows go in by key.
- * `body` travels as a JSON value and is stored as its text, unaltered.
  */
 export const INSERT_MESSAGES = {
   name: 'nrec-store-messages',
   text: `WITH c AS (SELECT nextval('commit_seq') * 1000000 AS base)
 INSERT INTO messages (device_id, id, stream, topic, rx, boot_id, seq, ts, body, n)
-SELECT x.device_id, x.id, x.stream, x.topic, x.rx, x.boot_id, x.seq, x.ts, x.body::text, c.base + x.pos
-FROM json_to_recordset($1::json) AS x(device_id text, id text, stream text, topic text, rx bigint, boot_id text, seq bigint, ts bigint, body json, pos bigint, k bigint), c
+SELECT x.device_id, x.id, x.stream, x.topic, x.rx, x.boot_id, x.seq, x.ts, x.body, c.base + x.pos
+FROM json_to_recordset($1::json) AS x(device_id text, id text, stream text, topic text, rx bigint, boot_id text, seq bigint, ts bigint, body text, pos bigint, k bigint), c
 ORDER BY x.k
 ON CONFLICT DO NOTHING
 RETURNING device_id, id`,
 };
 
-/** The messages parameter, in key order; each body (already JSON text) is spliced in as a value rather than escaped again as a string. */
+/**
+ * The messages parameter, in key order. Each body goes as a JSON string (its
+ * text escaped once more), not as a nested value: json_to_recordset decodes
+ * nested values and refuses a "\u0000" in them, which a valid message may hold.
+ */
 export function messageParam(rows: readonly MessageRow[]): string {
   const sorted = [...rows].sort((a, b) => cmp(a.device_id, b.device_id) || cmp(a.id, b.id));
-  return `[${sorted.map((r, k) => {
-    const head = JSON.stringify({ device_id: r.device_id, id: r.id, stream: r.stream, topic: r.topic, rx: r.rx, boot_id: r.boot_id, seq: r.seq, ts: r.ts, pos: r.pos, k });
-    return `${head.slice(0, -1)},"body":${r.body}}`;
-  }).join(',')}]`;
+  return JSON.stringify(sorted.map((r, k) => ({ ...r, k })));
 }
 
 export const TOUCH_DEVICES = { name: 'nrec-store-devices', text: insertFrom(DEVICE_TOUCH, '$1') };

@@ -39,17 +39,25 @@ export interface SqliteStoreOptions {
 
 type Bindable = string | number | bigint | Buffer | null;
 
-/** A row as better-sqlite3 binds it: booleans as 0/1, JSON values as text. */
-function bindable(row: object): Record<string, Bindable> {
+/** A row as better-sqlite3 binds it: booleans as 0/1, the JSON columns as JSON text (a string result too), undefined as NULL. */
+function bindable(row: object, json: ReadonlySet<string> = NO_JSON): Record<string, Bindable> {
   const out: Record<string, Bindable> = {};
   for (const [k, v] of Object.entries(row)) {
-    if (typeof v === 'boolean') out[k] = v ? 1 : 0;
-    else if (v === undefined || v === null) out[k] = null;
-    else if (typeof v === 'object' && !Buffer.isBuffer(v)) out[k] = JSON.stringify(v);
+    if (v === undefined || v === null) out[k] = null;
+    else if (json.has(k)) out[k] = JSON.stringify(v);
+    else if (typeof v === 'boolean') out[k] = v ? 1 : 0;
     else out[k] = v as Bindable;
   }
   return out;
 }
+
+const NO_JSON: ReadonlySet<string> = new Set();
+
+function jsonColumns(spec: TableSpec): ReadonlySet<string> {
+  return new Set(spec.columns.filter(([, t]) => t === 'jsonb').map(([c]) => c));
+}
+
+const JSON_COLUMNS = { events: jsonColumns(EVENTS), health: jsonColumns(HEALTH), alarms: jsonColumns(ALARMS), results: jsonColumns(RESULTS) };
 
 function insertSql(spec: TableSpec): string {
   const cols = spec.columns.map(([c]) => c);
@@ -131,11 +139,11 @@ export class SqliteStore extends StoreReader implements PlatformStore {
       st.presence.run(...PRESENCE_COLUMNS.map((c) => row[c]), dev.id);
     }
     for (const r of d.positions) st.position.run(bindable(r));
-    for (const r of d.events) st.event.run(bindable(r));
-    for (const r of d.health) st.health.run(bindable(r));
-    for (const r of d.alarms) st.alarm.run(bindable(r));
+    for (const r of d.events) st.event.run(bindable(r, JSON_COLUMNS.events));
+    for (const r of d.health) st.health.run(bindable(r, JSON_COLUMNS.health));
+    for (const r of d.alarms) st.alarm.run(bindable(r, JSON_COLUMNS.alarms));
     for (const r of d.alarmHistory) st.alarmHistory.run(bindable(r));
-    for (const r of d.results) st.result.run(bindable(r));
+    for (const r of d.results) st.result.run(bindable(r, JSON_COLUMNS.results));
   }
 
   async registerDeviceKey(deviceId: string, publicKeyPem: string): Promise<void> {
