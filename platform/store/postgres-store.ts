@@ -174,8 +174,12 @@ export class PostgresStore extends StoreReader implements PlatformStore {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       let broken: Error | undefined;
+      // The server can end a checked-out connection between two queries (shutdown, crash): the pool does
+      // not listen then, and an 'error' nobody listens to would end the process. The next query fails anyway.
+      const onError = (err: Error) => { broken = err; };
       try {
         client = await this.#pool.connect();
+        client.on('error', onError);
         await client.query('BEGIN');
         const out = await fn(client);
         await client.query('COMMIT');
@@ -183,11 +187,12 @@ export class PostgresStore extends StoreReader implements PlatformStore {
       } catch (err) {
         // A server error leaves the connection usable once rolled back; anything else (closed, timed out, a bug
         // in between) may leave it mid-query: drop it, and the server rolls the transaction back itself.
-        if (err instanceof pg.DatabaseError || err instanceof StoreError) await client?.query('ROLLBACK').catch(() => undefined);
-        else broken = err as Error;
+        if (broken === undefined && (err instanceof pg.DatabaseError || err instanceof StoreError)) await client?.query('ROLLBACK').catch(() => undefined);
+        else broken ??= err as Error;
         if (attempt < 3 && retryable(err)) continue;
         throw postgresError(err, this.location, what);
       } finally {
+        client?.off('error', onError);
         client?.release(broken);
       }
     }
