@@ -344,9 +344,10 @@ export function storeSuite(h: StoreHarness): void {
       // Two processes and this one open the new database together (each applies what is pending, or finds it applied).
       const writers = await Promise.all([0, 1].map((s) => StoreWriter.start(url, [[new TestDevice(`dev-m${s}`).health(1)]], `${tmp.path}/mig-${h.backend}-${s}.json`)));
       for (const w of writers) cleanup.add(w, (x) => x.kill());
-      const [s1] = await Promise.all([openStore(url), ...writers.map((w) => w.ready())]);
+      await Promise.all(writers.map((w) => w.ready()));
+      const [s1, ...stored] = await Promise.all([openStore(url), ...writers.map((w) => w.go())]);
       cleanup.add(s1, (s) => s.close());
-      expect((await Promise.all(writers.map((w) => w.go()))).map((r) => r[0])).toEqual([[true], [true]]);
+      expect(stored.map((r) => r[0])).toEqual([[true], [true]]);
       const s2 = cleanup.add(await openStore(url), (s) => s.close());
       expect((await s2.counts()).devices).toBe(2);
       expect((await s1.counts()).messages).toEqual({ health: 2 });
