@@ -1,4 +1,17 @@
 import type { DeviceStream } from '../../protocol/index.js';
+import type {
+  AlarmDetail,
+  AlarmView,
+  ChunkIndexInput,
+  DeviceView,
+  EventView,
+  HealthView,
+  ManifestIndexInput,
+  PositionView,
+  ResultView,
+  TimeRange,
+  VisitView,
+} from './views.js';
 
 /*
  * The platform store's contract. The ingest hands it batches of what it
@@ -90,4 +103,72 @@ export interface IngestStore {
   rejected(): Promise<Array<Omit<RejectedInput, 'payload'> & { payload: string }>>;
   counts(): Promise<StoreCounts>;
   close(): Promise<void>;
+}
+
+/** Why a store operation failed, for the caller to branch on (never on the message text). */
+export type StoreFailure = 'unavailable' | 'full' | 'read-only' | 'busy' | 'io' | 'conflict' | 'other';
+
+/** A failed store operation: which back-end, what kind of failure, the driver's code (SQLITE_FULL, 57P01, ECONNREFUSED). */
+export class StoreError extends Error {
+  readonly backend: 'sqlite' | 'postgres';
+  readonly kind: StoreFailure;
+  readonly code: string | undefined;
+
+  constructor(backend: 'sqlite' | 'postgres', kind: StoreFailure, message: string, code: string | undefined, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'StoreError';
+    this.backend = backend;
+    this.kind = kind;
+    this.code = code;
+  }
+}
+
+/**
+ * The whole store: the ingest's contract, the evidence index, device keys and
+ * the queries the alarm desk, the API and the console read through.
+ */
+export interface PlatformStore extends IngestStore {
+  /** Where it is, for logs: the path, or the URL without its password. */
+  readonly location: string;
+
+  /** Registers (or replaces) a device's Ed25519 public key (PEM, SPKI or any form node:crypto reads); a private key is refused. */
+  registerDeviceKey(deviceId: string, publicKeyPem: string): Promise<void>;
+  /** The registered public key (SPKI PEM), if any. */
+  deviceKey(deviceId: string): Promise<string | undefined>;
+  /**
+   * Indexes a chunk the evidence store has on disk; opens its session's visit
+   * row. Idempotent: true when newly indexed, false when already indexed with
+   * the same link. A different link for an indexed (device, session, index)
+   * is a fork and throws (StoreError kind 'conflict'), indexing nothing.
+   */
+  recordChunk(chunk: ChunkIndexInput): Promise<boolean>;
+  /**
+   * Indexes a session's manifest and closes its visit. Idempotent: false when
+   * the same manifest (same last link and signature) with the same
+   * verification is already indexed; a different one replaces it (as the
+   * evidence store replaces the file).
+   */
+  recordManifest(manifest: ManifestIndexInput): Promise<boolean>;
+
+  devices(): Promise<DeviceView[]>;
+  device(deviceId: string): Promise<DeviceView | undefined>;
+  /** Positions of a device by fix time. */
+  positions(deviceId: string, range?: TimeRange): Promise<PositionView[]>;
+  /** Events by device time, of one device or all. */
+  events(range?: TimeRange & { deviceId?: string; kind?: string }): Promise<EventView[]>;
+  /** Health reports of a device by device time. */
+  health(deviceId: string, range?: TimeRange): Promise<HealthView[]>;
+  /** Alarms the device has not reported cancelled or resolved, oldest raised first. */
+  openAlarms(): Promise<AlarmView[]>;
+  /** Alarms by raise time, of one device or all. */
+  alarms(range?: TimeRange & { deviceId?: string }): Promise<AlarmView[]>;
+  /** One alarm with every message stored for it. */
+  alarm(deviceId: string, alarmId: string): Promise<AlarmDetail | undefined>;
+  /** Alarms with this id, whatever the device (ids are the device's, so two devices may collide). */
+  findAlarms(alarmId: string): Promise<AlarmView[]>;
+  /** The results stored for a command request (normally one: the device it was sent to). */
+  results(requestId: string): Promise<ResultView[]>;
+  /** Visits of a device overlapping a time range (a day: from = midnight, to = next midnight), with their chunks. */
+  visits(deviceId: string, range?: TimeRange): Promise<VisitView[]>;
+  visit(deviceId: string, sessionId: string): Promise<VisitView | undefined>;
 }
