@@ -102,6 +102,16 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     void transport.send('status', 'health', body).catch((err: Error) => logger.error({ err: err.message }, 'health report not stored'));
   });
   health.on('error', (err: Error) => logger.error({ err: err.message }, 'health report listener failed'));
+  // Refused publishes (MQTT 5 reason codes): reported once per change, and listed in every health report.
+  health.registerState('transport', () => ({ refused: transport.refusals().map((r) => ({ topic: r.topic, reasonCode: r.reasonCode, reason: r.reason })) }));
+  transport.on('refused', (r) => {
+    transport.event({ kind: 'transport.refused', severity: 'critical', message: `broker refuses publishes to ${r.topic}: ${r.reason} (reason code ${r.reasonCode}); kept and retried`, data: { topic: r.topic, reasonCode: r.reasonCode } }, 'alarm');
+    void health.check();
+  });
+  transport.on('accepted', ({ topic }) => {
+    transport.event({ kind: 'transport.accepted', severity: 'info', message: `broker accepts publishes to ${topic} again`, data: { topic } }, 'alarm');
+    void health.check();
+  });
   if (config.gps.enabled) {
     gps.on('report', (fix: WireFix, reason: ReportReason) => void transport.send('location', 'location', { fix, reason }).catch((err: Error) => logger.error({ err: err.message }, 'location not stored')));
     gps.on('link', (state: string, detail?: string) => {

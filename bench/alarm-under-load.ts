@@ -122,7 +122,7 @@ async function fireAlarms(ingest: Ingest, send: (i: number) => Promise<void>): P
 
 const broker = await Mosquitto.start();
 const storeDir = await mkdtemp(join(tmpdir(), 'nrec-bench-store-'));
-const ingest = new Ingest({ brokerUrl: broker.url, storeDir, logger: silent });
+const ingest = await Ingest.open({ brokerUrl: broker.url, storeDir, logger: silent });
 await ingest.start();
 try {
   const ours = await runOurs(broker, ingest, 'bench-ours');

@@ -35,7 +35,7 @@ const device = 'bench-up';
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 await mkdir(join(store, 'keys'), { recursive: true });
 await writeFile(join(store, 'keys', `${device}.pem`), publicKey.export({ type: 'spki', format: 'pem' }).toString());
-const ingest = new Ingest({ brokerUrl: broker.url, storeDir: store, logger: silent });
+const ingest = await Ingest.open({ brokerUrl: broker.url, storeDir: store, logger: silent });
 await ingest.start();
 
 try {

@@ -15,8 +15,10 @@ export interface WorldOptions {
   logger: Logger;
   /** External broker URL; default: an embedded aedes broker on a free port. */
   brokerUrl?: string;
-  /** Ingest store directory; default: a fresh temp directory. */
+  /** Ingest store directory (evidence, keys, and the SQLite store unless `db`); default: a fresh temp directory. */
   storeDir?: string;
+  /** The ingest's database (sqlite path or postgres:// URL); default SQLite in the store directory. */
+  db?: string;
   deviceId?: string;
   /** Work directory for the agent's data, config and the stand-in devices. */
   workDir?: string;
@@ -82,7 +84,8 @@ export class World {
     const deviceId = o.deviceId ?? 'sim-001';
     const broker = o.brokerUrl === undefined ? await startEmbeddedBroker() : undefined;
     const brokerUrl = o.brokerUrl ?? broker!.url;
-    const ingest = new Ingest({ brokerUrl, storeDir, logger: o.logger });
+    await mkdir(storeDir, { recursive: true });
+    const ingest = await Ingest.open({ brokerUrl, storeDir, db: o.db, logger: o.logger });
     await ingest.start();
     const gps = await createPtyPair(join(workDir, 'gps-tty'));
     const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000, speedMps: o.gpsSpeedMps });

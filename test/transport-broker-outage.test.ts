@@ -116,7 +116,7 @@ describe('transport across a broker outage', () => {
 
   it('the ingest keeps what devices publish while it is still reconnecting after a broker restart', async () => {
     const store = cleanup.add(await makeTempDir('nrec-store-'), (d) => d.remove());
-    const ingest = cleanup.add(new Ingest({ brokerUrl: mosquitto.url, storeDir: join(store.path, 'store'), logger }), (i) => i.stop());
+    const ingest = cleanup.add(await Ingest.open({ brokerUrl: mosquitto.url, storeDir: join(store.path, "store"), logger }), (i) => i.stop());
     await ingest.start();
     await mosquitto.restart();
     // A device that reconnects faster than the ingest (its backoff is shorter than the

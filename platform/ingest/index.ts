@@ -1,2 +1,2 @@
-export { Ingest, type IngestOptions, type IngestStats } from './ingest.js';
-export { NdjsonStore, readStream } from './ndjson-store.js';
+export { Ingest, type IngestOptions, type IngestStats, type IngestEvents } from './ingest.js';
+export { readStream, defaultStorePath } from '../store/read-back.js';

@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { PROTOCOL_VERSION, TOPIC_ROOT, inboundTopic, type DeviceStream } from '../../protocol/index.js';
 import type { Logger } from '../../lib/logger.js';
+import { join } from 'node:path';
+import { openStore } from '../store/index.js';
 import type { IngestStore } from '../store/types.js';
 import { confirmationTopic, type Confirmation } from './confirmer.js';
 import type { ConnectFailure } from './connect-failure.js';
@@ -14,7 +16,7 @@ export interface IngestOptions {
   brokerUrl: string;
   /** Evidence files, device keys and (by default) the SQLite store live here. */
   storeDir: string;
-  /** The store to commit to (default: SQLite at <storeDir>/platform.db, opened by the caller through openStore). */
+  /** The store to commit to (Ingest.open opens one from `db`, default SQLite at <storeDir>/platform.db). */
   store: IngestStore;
   logger: Logger;
   /** Shared-subscription group: several ingest workers split the load. */
@@ -41,7 +43,9 @@ export interface IngestOptions {
 export type IngestStats = IntakeStats;
 
 export interface IngestEvents {
-  stored: [deviceId: string, stream: DeviceStream | 'media', msg: Record<string, unknown>];
+  // The body's shape depends on the stream (an alarm, a location, …): listeners name the type they expect.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  stored: [deviceId: string, stream: DeviceStream | 'media', msg: any];
   rejected: [topic: string, reason: string];
   presence: [deviceId: string, state: string, bootId: string];
   /** Connected to the broker and subscribed (again). */
@@ -105,6 +109,12 @@ export class Ingest extends EventEmitter<IngestEvents> {
     });
     this.#conn.on('disconnect', (reason) => o.logger.warn({ reason }, 'ingest lost its broker connection; reconnecting'));
     this.#conn.on('fatal', (f: ConnectFailure) => this.emit('fatal', Object.assign(new Error(f.hint ? `${f.message}; ${f.hint}` : f.message), { kind: f.kind })));
+  }
+
+  /** Opens the store (`db`: a sqlite path or postgres:// URL; default <storeDir>/platform.db) and builds the ingest on it. */
+  static async open(o: Omit<IngestOptions, 'store'> & { store?: IngestStore; db?: string }): Promise<Ingest> {
+    const store = o.store ?? (await openStore(o.db ?? join(o.storeDir, 'platform.db'), { logger: o.logger }));
+    return new Ingest({ ...o, store });
   }
 
   get stats(): IngestStats {

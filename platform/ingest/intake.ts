@@ -23,7 +23,9 @@ export interface IntakeStats {
 
 export interface IntakeEvents {
   /** Committed to the store (first time only: a duplicate is not 'stored' again). */
-  stored: [deviceId: string, stream: DeviceStream | 'media', msg: Record<string, unknown>];
+  // The body's shape depends on the stream (an alarm, a location, …): listeners name the type they expect.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  stored: [deviceId: string, stream: DeviceStream | 'media', msg: any];
   rejected: [topic: string, reason: string];
   /** A device's presence changed (a stale will is not a change). */
   presence: [deviceId: string, state: string, bootId: string];

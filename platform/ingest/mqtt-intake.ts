@@ -88,6 +88,8 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
   /** Received and not yet handed over. */
   #queue: Array<{ p: InboundPublish; messageId: number | undefined }> = [];
   #working = false;
+  /** The batch being handled (stop waits for it). */
+  #current: Promise<void> | undefined;
   readonly #outgoing = new Map<number, Outgoing>();
   #nextId = 1;
   #subscribed: ((p: ISubackPacket) => void) | undefined;
@@ -127,9 +129,12 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
     this.#socket?.destroy(new Error(reason));
   }
 
+  /** Finishes the batch in hand (and its PUBACKs), then disconnects cleanly. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#queue = []; // not handed over: the broker delivers them again to whoever takes the session
+    await this.#current;
     const s = this.#socket;
     if (s === undefined) return;
     await new Promise<void>((resolve) => {
@@ -262,7 +267,7 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
     this.#working = true;
     // Beyond a few batches waiting, stop reading: the broker's in-flight window then holds the rest.
     if (this.#queue.length > this.#o.maxBatch * 4) socket?.pause();
-    this.#o.onBatch(batch.map((b) => b.p)).then(
+    this.#current = this.#o.onBatch(batch.map((b) => b.p)).then(
       () => {
         this.#working = false;
         if (this.#socket !== socket || socket === undefined || socket.destroyed) return; // redelivered after the reconnect
