@@ -68,6 +68,11 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     agentVersion: AGENT_VERSION,
     backfillBatch: config.transport.backfillBatch,
     session,
+    pump: {
+      confirmTimeoutMs: config.transport.confirmTimeoutS * 1000,
+      maxConfirmTimeoutMs: config.transport.confirmTimeoutMaxS * 1000,
+      maxRefusedRetryMs: config.transport.refusedRetryMaxS * 1000,
+    },
   });
   logger.info({ deviceId: config.deviceId, bootId: envelope.bootId, dataDir: config.dataDir }, 'agent starting');
 

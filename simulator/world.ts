@@ -15,6 +15,8 @@ export interface WorldOptions {
   logger: Logger;
   /** External broker URL; default: an embedded aedes broker on a free port. */
   brokerUrl?: string;
+  /** Run the in-process ingest (default true); false when a test runs `nrec ingest` processes itself. */
+  ingest?: boolean;
   /** Ingest store directory (evidence, keys, and the SQLite store unless `db`); default: a fresh temp directory. */
   storeDir?: string;
   /** The ingest's database (sqlite path or postgres:// URL); default SQLite in the store directory. */
@@ -50,7 +52,9 @@ export class World {
   readonly storeDir: string;
   readonly brokerUrl: string;
   readonly deviceId: string;
-  readonly ingest: Ingest;
+  #ingest: Ingest | undefined;
+  readonly #db: string | undefined;
+  readonly #logger: Logger;
   readonly gps: PtyPair;
   readonly feed: GpsFeed;
   readonly gpio: SysfsGpioTree;
@@ -62,14 +66,16 @@ export class World {
   #removeWorkDir = false;
 
   private constructor(init: {
-    workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; gpiod?: GpiodLineController; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
+    workDir: string; storeDir: string; brokerUrl: string; deviceId: string; ingest: Ingest | undefined; db: string | undefined; logger: Logger; gps: PtyPair; feed: GpsFeed; gpio: SysfsGpioTree; gpiod?: GpiodLineController; broker?: EmbeddedBroker; agentConfig: Record<string, unknown>;
   }) {
     this.gpiod = init.gpiod;
     this.workDir = init.workDir;
     this.storeDir = init.storeDir;
     this.brokerUrl = init.brokerUrl;
     this.deviceId = init.deviceId;
-    this.ingest = init.ingest;
+    this.#ingest = init.ingest;
+    this.#db = init.db;
+    this.#logger = init.logger;
     this.gps = init.gps;
     this.feed = init.feed;
     this.gpio = init.gpio;
@@ -85,8 +91,11 @@ export class World {
     const broker = o.brokerUrl === undefined ? await startEmbeddedBroker() : undefined;
     const brokerUrl = o.brokerUrl ?? broker!.url;
     await mkdir(storeDir, { recursive: true });
-    const ingest = await Ingest.open({ brokerUrl, storeDir, db: o.db, logger: o.logger });
-    await ingest.start();
+    let ingest: Ingest | undefined;
+    if (o.ingest !== false) {
+      ingest = await Ingest.open({ brokerUrl, storeDir, db: o.db, logger: o.logger });
+      await ingest.start();
+    }
     const gps = await createPtyPair(join(workDir, 'gps-tty'));
     const feed = new GpsFeed(gps.writer, { intervalMs: o.gpsIntervalMs ?? 1000, speedMps: o.gpsSpeedMps });
     const gpio = new SysfsGpioTree({ root: join(workDir, 'sys-class-gpio') });
@@ -111,11 +120,33 @@ export class World {
       health: section('health', {}),
       media: section('media', o.media === true ? { enabled: true, profile: 'sim', width: 320, height: 240, fps: 10, videoKbps: 300, chunkS: 4, bufferS: 8, postEventS: 12 } : { enabled: false }),
     };
-    const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, gps, feed, gpio, gpiod, broker, agentConfig });
+    const world = new World({ workDir, storeDir, brokerUrl, deviceId, ingest, db: o.db, logger: o.logger, gps, feed, gpio, gpiod, broker, agentConfig });
     world.#removeWorkDir = o.workDir === undefined && o.keepWorkDir !== true;
     world.agent = await AgentProcess.start(agentConfig, workDir, o.agentLog ?? join(workDir, 'agent.log'));
     if (o.autoFeed !== false) feed.start();
     return world;
+  }
+
+  /** The in-process ingest (throws when the world runs without one, or it is stopped). */
+  get ingest(): Ingest {
+    if (this.#ingest === undefined) throw new Error('this world has no ingest running');
+    return this.#ingest;
+  }
+
+  /** Stops the in-process ingest (the platform is away; the broker queues for its session). */
+  async stopIngest(): Promise<void> {
+    const i = this.#ingest;
+    this.#ingest = undefined;
+    await i?.stop();
+  }
+
+  /** Starts a new in-process ingest on the same store and session (after stopIngest). */
+  async startIngest(): Promise<Ingest> {
+    if (this.#ingest !== undefined) throw new Error('the ingest is running');
+    const ingest = await Ingest.open({ brokerUrl: this.brokerUrl, storeDir: this.storeDir, db: this.#db, logger: this.#logger });
+    this.#ingest = ingest;
+    await ingest.start();
+    return ingest;
   }
 
   /** Holds the alarm button long enough for an SOS. */
@@ -130,7 +161,7 @@ export class World {
     await this.gps.close();
     this.gpio.close();
     await this.gpiod?.close();
-    await this.ingest.stop();
+    await this.stopIngest();
     await this.#broker?.close();
     if (this.#removeWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@
 //     (the process is dead, so the file is exactly what the next boot finds):
 //     every message id in it must reach the ingest by the end.
 //  2. Exactly once in the store: no message id appears twice in the ingest's
-//     NDJSON files. The ingest deduplicates, so its duplicate counter is also
+//     store. The ingest deduplicates, so its duplicate counter is also
 //     bounded: a duplicate can only be a row that was still in the outbox when
 //     a process died (sent, but its PUBACK or DELETE not done), so
 //     duplicates <= the sum over kills of rows left in the outbox.
@@ -25,8 +25,9 @@
 //     (Status again excluded: a will is made before, but published after, the
 //     birth of the same connection.)
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEVICE_STREAMS } from '../protocol/index.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { readStream } from '../platform/ingest/index.js';
@@ -52,14 +53,12 @@ function outboxIds(dbPath: string): string[] {
   }
 }
 
-/** Every stored line of the device, per stream, in file order. */
+/** Every stored message of the device, per stream, in receipt order. */
 function readAll(storeDir: string, deviceId: string): Map<string, Stored[]> {
   const out = new Map<string, Stored[]>();
-  const dir = join(storeDir, deviceId);
-  for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.ndjson')) continue;
-    const stream = f.slice(0, -'.ndjson'.length);
-    out.set(stream, readStream<Stored>(storeDir, deviceId, stream).map((r) => r.m));
+  for (const stream of DEVICE_STREAMS) {
+    const msgs = readStream<Stored>(storeDir, deviceId, stream).map((r) => r.m);
+    if (msgs.length > 0) out.set(stream, msgs);
   }
   return out;
 }

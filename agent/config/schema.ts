@@ -77,6 +77,9 @@ export const TransportConfig = Type.Object(
     ),
     shutdownDrainS: Opt(Type.Number({ minimum: 0, maximum: 120, default: 5, description: 'on a clean stop, wait this long for queued messages and chunks to go out' })),
     backfillBatch: Opt(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'locations per backfill message' })),
+    confirmTimeoutS: Opt(Type.Number({ minimum: 0.5, maximum: 3600, default: 20, description: 'a message the broker acknowledged but the platform has not confirmed after this long is sent again (doubling while unconfirmed)' })),
+    refusedRetryMaxS: Opt(Type.Number({ minimum: 1, maximum: 3600, default: 300, description: 'a topic the broker refuses (MQTT 5 reason code) is retried with backoff up to this far apart' })),
+    confirmTimeoutMaxS: Opt(Type.Number({ minimum: 1, maximum: 86_400, default: 600, description: 'the longest wait between re-sends of unconfirmed messages (the platform is away)' })),
   },
   { additionalProperties: false, default: {} },
 );

@@ -36,7 +36,7 @@ interface LaneState {
   /** PUBACKed, waiting for the platform's confirmation: row id → when and how big (insertion order = time order). */
   awaiting: Map<number, { at: number; bytes: number }>;
   /** Refused by the broker, kept (in flight in the outbox, so not taken again) until retryAt. */
-  held: Map<number, { retryAt: number; bytes: number }>;
+  held: Map<number, { retryAt: number; bytes: number; topic: string }>;
   /** Bytes of `awaiting` and `held` (kept, not summed per pass). */
   awaitingBytes: number;
   heldBytes: number;
@@ -51,9 +51,13 @@ function await_(st: LaneState, rowId: number, at: number, bytes: number): void {
   st.awaiting.set(rowId, { at, bytes });
   st.awaitingBytes += bytes;
 }
-function hold(st: LaneState, rowId: number, retryAt: number, bytes: number): void {
-  if (st.held.has(rowId)) return;
-  st.held.set(rowId, { retryAt, bytes });
+function hold(st: LaneState, rowId: number, retryAt: number, bytes: number, topic: string): void {
+  const h = st.held.get(rowId);
+  if (h !== undefined) {
+    h.retryAt = retryAt;
+    return;
+  }
+  st.held.set(rowId, { retryAt, bytes, topic });
   st.heldBytes += bytes;
 }
 /** Forgets a row's awaiting/held mark; true when it had one. */
@@ -102,8 +106,13 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
   readonly #batchMax: number;
   readonly #o: Required<ControlPumpOptions>;
   readonly #lanes = new Map<ControlLane, LaneState>();
-  /** Topics the broker refuses: their state and retry backoff. */
-  readonly #refused = new Map<string, { refusal: Refusal; backoff: Backoff }>();
+  /**
+   * Topics the broker refuses: the refusal, the retry backoff, when the next attempt may go, and
+   * whether one is out. Only one message per refused topic is published at a time (a probe);
+   * the others wait held, so a refused topic costs one publish per backoff interval, however
+   * many messages queue for it.
+   */
+  readonly #refused = new Map<string, { refusal: Refusal; backoff: Backoff; retryAt: number; probing: boolean }>();
   readonly #timer: NodeJS.Timeout;
   #epoch = 0;
   #connectedAt = 0;
@@ -171,6 +180,7 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
 
   #onDisconnect(): void {
     this.#epoch++;
+    for (const r of this.#refused.values()) r.probing = false;
     for (const st of this.#lanes.values()) {
       st.pub = empty();
       // Whatever the broker acknowledged may be lost with it: send it again on the next connection.
@@ -211,7 +221,16 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
       : entries.map((e) => ({ topic: e.topic, payload: e.payload, retain: e.retain, rows: [e] }));
     const st = this.#lanes.get(lane)!;
     const epoch = this.#epoch;
+    const now = this.#o.now();
     for (const s of sends) {
+      const refused = this.#refused.get(s.topic);
+      if (refused !== undefined) {
+        if (refused.probing || now < refused.retryAt) {
+          for (const r of s.rows) hold(st, r.rowId, refused.probing ? Number.POSITIVE_INFINITY : refused.retryAt, r.bytes, s.topic);
+          continue;
+        }
+        refused.probing = true; // this one goes; the rest of the topic waits for its answer
+      }
       const bytes = s.payload.length;
       st.pub.messages++;
       st.pub.bytes += bytes;
@@ -229,11 +248,15 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
           this.#settle(st, bytes);
           const refusal = refusalOf(s.topic, err);
           if (refusal === undefined) {
+            const r = this.#refused.get(s.topic);
+            if (r !== undefined) r.probing = false;
             this.#outbox.release(s.rows.map((r) => r.rowId));
             return;
           }
-          const retryAt = this.#o.now() + this.#refusedBackoff(refusal).next();
-          for (const r of s.rows) if (this.#outbox.isInFlight(r.rowId)) hold(st, r.rowId, retryAt, r.bytes);
+          const retryAt = this.#refusedRetryAt(refusal);
+          for (const r of s.rows) if (this.#outbox.isInFlight(r.rowId)) hold(st, r.rowId, retryAt, r.bytes, s.topic);
+          // Whatever waited for this probe now waits for the next attempt.
+          for (const h of st.held.values()) if (h.topic === s.topic && h.retryAt > retryAt) h.retryAt = retryAt;
         },
       );
     }
@@ -245,22 +268,28 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
     this.kick();
   }
 
-  #refusedBackoff(refusal: Refusal): Backoff {
-    const known = this.#refused.get(refusal.topic);
+  /** Records a refusal of a topic (reported when new or changed); returns when the topic may be tried again. */
+  #refusedRetryAt(refusal: Refusal): number {
+    let known = this.#refused.get(refusal.topic);
     if (known === undefined || known.refusal.reasonCode !== refusal.reasonCode) {
       this.#log.warn({ topic: refusal.topic, reasonCode: refusal.reasonCode, reason: refusal.reason }, 'broker refuses publishes to this topic; keeping them and retrying with backoff (check the broker ACL for this device)');
-      const entry = { refusal, backoff: known?.backoff ?? new Backoff(this.#o.refusedRetryMs, this.#o.maxRefusedRetryMs, this.#o.random) };
-      this.#refused.set(refusal.topic, entry);
+      known = { refusal, backoff: known?.backoff ?? new Backoff(this.#o.refusedRetryMs, this.#o.maxRefusedRetryMs, this.#o.random), retryAt: 0, probing: false };
+      this.#refused.set(refusal.topic, known);
       this.emit('refused', refusal);
-      return entry.backoff;
     }
-    return known.backoff;
+    known.probing = false;
+    // At least the first cap's worth apart: full jitter alone could retry within milliseconds.
+    known.retryAt = this.#o.now() + Math.max(this.#o.refusedRetryMs / 4, known.backoff.next());
+    return known.retryAt;
   }
 
   #accepted(topic: string): void {
     if (!this.#refused.delete(topic)) return;
     this.#log.info({ topic }, 'broker accepts publishes to this topic again');
     this.emit('accepted', { topic });
+    // What waited for the topic goes now.
+    for (const st of this.#lanes.values()) for (const h of st.held.values()) if (h.topic === topic) h.retryAt = 0;
+    this.#tick();
   }
 
   /** Re-sends what timed out waiting for a confirmation, and refused messages whose retry is due. */

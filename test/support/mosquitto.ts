@@ -98,6 +98,11 @@ export class Mosquitto {
     clearTimeout(timer);
   }
 
+  /** SIGHUP: the broker re-reads its password and ACL files. */
+  reload(): void {
+    this.#child?.kill('SIGHUP');
+  }
+
   /** kill -9: the broker dies without saving anything (its in-memory sessions and queues are gone). */
   async kill9(): Promise<void> {
     const child = this.#child;
