@@ -101,7 +101,6 @@ export class SqliteStore extends StoreReader implements PlatformStore {
       mkdirSync(dirname(location), { recursive: true });
       db = openSqlite(location, { what: 'platform store', synchronous: 'FULL' });
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(o.busyTimeoutMs ?? 5000))}`);
-      db.pragma('foreign_keys = ON');
       migrateSqlite(db, SQLITE_MIGRATIONS, `platform store "${location}"`, o.now);
       return new SqliteStore(db, location, o.now ?? Date.now);
     } catch (err) {

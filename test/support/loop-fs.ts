@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { makeTempDir, type TempDir } from './temp.js';
-import { requireTool } from './tools.js';
 
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -33,8 +32,9 @@ export class LoopFs {
 
   static async create(sizeMiB = 16): Promise<LoopFs> {
     if (process.getuid?.() !== 0) throw new Error('LoopFs needs root (it mounts a loop device); CI runs as root');
-    requireTool('mkfs.ext4', ['/usr/sbin/mkfs.ext4', '/sbin/mkfs.ext4']);
-    requireTool('mount', ['/usr/bin/mount', '/bin/mount']);
+    for (const tool of ['mkfs.ext4', 'e2fsck', 'mount', 'findmnt']) {
+      if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`required tool "${tool}" is not installed; install it with: apt-get install -y e2fsprogs util-linux`);
+    }
     const fs = new LoopFs(await makeTempDir('nrec-loopfs-'));
     try {
       run('truncate', ['-s', `${sizeMiB}M`, fs.#image]);
