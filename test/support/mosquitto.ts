@@ -19,6 +19,8 @@ export interface MosquittoOptions {
    */
   persistence?: boolean;
   dataDir?: string;
+  /** Files written into the broker's directory before it starts (an ACL, a password file), by name. */
+  files?: Record<string, string>;
 }
 
 /**
@@ -71,6 +73,7 @@ export class Mosquitto {
       'log_type notice',
       fill(this.#opts.extraConfig ?? ''),
     ].join('\n');
+    for (const [name, text] of Object.entries(this.#opts.files ?? {})) await writeFile(this.dir.file(name), text);
     const confPath = this.dir.file('mosquitto.conf');
     await writeFile(confPath, `${conf}\n`);
     const child = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
