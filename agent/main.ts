@@ -18,6 +18,8 @@ import { StorageReporter } from './transport/storage-reporter.js';
 import { Transport } from './transport/transport.js';
 import { sessionFromConfig } from './transport/session-config.js';
 import { setupMedia, type MediaHandle } from './media/media-setup.js';
+import { startSupervision } from './service/supervision.js';
+import { registerUpdateCommands } from './update/update-commands.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -131,6 +133,8 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     },
     locate: async () => (gps.locateNow() ? { sent: true, fix: gps.lastFix() } : { sent: false, reason: 'no fix yet' }),
   });
+  registerUpdateCommands(commands, { config, logger });
+  let buttonUp = false;
 
   const stops: Array<() => Promise<void> | void> = [];
   let media: MediaHandle | undefined;
@@ -187,6 +191,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       try {
         await line.start();
         pipeline.reset(await line.read(), monotonicMs());
+        buttonUp = true;
         if (attempt > 0) logger.info({ attempt }, 'alarm button available');
       } catch (err) {
         if (attempt === 0) {
@@ -206,10 +211,20 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     });
   }
 
+  const supervision = startSupervision({
+    config, logger,
+    connected: () => transport.session.connected,
+    queues: () => outbox.stats(),
+    gpsUp: () => (config.gps.enabled ? gps.linkState === 'connected' : undefined),
+    buttonUp: () => (config.button.enabled ? buttonUp : undefined),
+    sendEvent: (e) => transport.event(e),
+  });
   transport.start();
   logger.info('agent ready');
+  supervision.ready();
   return {
     async stop() {
+      await supervision.stop();
       await gps.stop();
       // Button first (no new alarms), then media (closes the session: last chunk, manifest).
       for (const s of stops.reverse()) await s();
