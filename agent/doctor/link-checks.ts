@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { chown, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { connectAsync, type IClientOptions } from 'mqtt';
@@ -51,12 +52,18 @@ export const brokerCheck: Check = async ({ config, brokerTimeoutMs }) => {
     const topic = `nrec/v1/${config.deviceId}/cmd/req`;
     const granted = await client.subscribeAsync(topic, { qos: 1 });
     const qos = granted[0]?.qos;
-    const ok = qos !== undefined && qos < 3;
-    return [
-      pass('broker', 'broker', `connected to ${url}${s.cert ? ' with the client certificate' : ''}`),
-      ok ? pass('broker.authorised', 'broker', `authorised for ${config.deviceId} (may read ${topic})`)
-        : fail('broker.authorised', 'broker', `connected, but the broker does not let "${config.deviceId}" read its commands (SUBACK ${qos ?? '?'})`, `the certificate's CN (or mqtt.username) must be the deviceId "${config.deviceId}": install the certificate issued for this device, or correct deviceId`),
-    ];
+    const connected = pass('broker', 'broker', `connected to ${url}${s.cert ? ' with the client certificate' : ''}`);
+    if (qos === undefined || qos >= 3) {
+      return [connected, fail('broker.authorised', 'broker', `connected, but the broker refuses "${config.deviceId}" its command topic (SUBACK ${qos ?? '?'})`, `the certificate's CN (or mqtt.username) must be the deviceId "${config.deviceId}", and the platform must have enrolled it`)];
+    }
+    // Mosquitto's acl_file grants every subscription and filters at delivery, so a granted SUBACK proves little:
+    // what the ACL keys on is the identity the broker sees (certificate CN with use_identity_as_username, else the username).
+    const identity = s.cert === undefined ? s.username : (/(?:^|\n)CN=([^\n]+)/.exec(new X509Certificate(s.cert).subject)?.[1] ?? s.username);
+    if (identity === undefined) return [connected, warn('broker.authorised', 'broker', 'connected without a client certificate or username: the broker cannot tie this connection to the device', 'use the client certificate the platform issued (mqtt.certFile, mqtt.keyFile)')];
+    if (identity !== config.deviceId) {
+      return [connected, fail('broker.authorised', 'broker', `the broker knows this connection as "${identity}", not "${config.deviceId}": it will drop everything published under nrec/v1/${config.deviceId}/ and deliver it no commands`, `the certificate's CN (or mqtt.username) must be the deviceId "${config.deviceId}": install the certificate issued for this device, or correct deviceId`)];
+    }
+    return [connected, pass('broker.authorised', 'broker', `connected as ${identity}, the device's own identity (command topic ${topic} granted)`)];
   } catch (err) {
     const e = explain(err as Error & { code?: string | number }, url);
     return [pass('broker', 'broker', `connected to ${url}`), fail('broker.authorised', 'broker', e.summary, e.fix)];
