@@ -128,7 +128,13 @@ describe('update with rollback', () => {
     expect(r.stdout).toContain('committed');
     expect(await current()).toBe('releases/1.1.0');
     expect(await readlink(join(R(), 'opt/nrec/previous'))).toBe('releases/1.0.0');
-    expect(await readState()).toMatchObject({ phase: 'committed', release: '1.1.0', previous: '1.0.0' });
+    const committed = await readState();
+    expect(committed).toMatchObject({ phase: 'committed', release: '1.1.0', previous: '1.0.0' });
+    // Committed only after the new release itself said it was healthy.
+    const healthy = JSON.parse(await readFile(join(R(), 'var/lib/nrec/update/healthy.json'), 'utf8')) as { version: string; at: number };
+    expect(healthy.version).toBe('1.1.0');
+    expect(healthy.at).toBeGreaterThanOrEqual(committed.startedAt);
+    expect(healthy.at).toBeLessThanOrEqual(committed.finishedAt!);
     // The alarm the old release queued reaches the platform from the new one.
     const alarm = await waitFor('the queued alarm', () => readStream<Alarm>(join(work.path, 'store'), DEVICE, 'alarm').map((l) => l.m).find((a) => a.bootId === birth.bootId), 60_000);
     expect(alarm).toBeDefined();
