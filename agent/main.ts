@@ -18,10 +18,12 @@ import { StorageReporter } from './transport/storage-reporter.js';
 import { Transport } from './transport/transport.js';
 import { sessionFromConfig } from './transport/session-config.js';
 import { setupMedia, type MediaHandle } from './media/media-setup.js';
+import { currentRelease } from './service/release.js';
 import { startSupervision } from './service/supervision.js';
 import { registerUpdateCommands } from './update/update-commands.js';
 
-export const AGENT_VERSION = '0.1.0';
+// The release's own version (its package.json), so the platform sees which release runs after an update.
+export const AGENT_VERSION = currentRelease().version;
 
 /** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<number> {
