@@ -1,5 +1,5 @@
 import { exec } from 'node:child_process';
-import { readFile, rename } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { loadPublicKey } from './bundle-format.js';
@@ -108,6 +108,9 @@ async function serviceRun(u: Updater, updateDir: string, say: (l: string) => voi
     say((err as Error).message);
     await u.recordRefusal(err.message, req.requestId);
     return 1;
+  } finally {
+    // Unpacked into the releases (or refused): the download is not needed any more.
+    await rm(req.bundle, { force: true });
   }
   const end = await u.watch();
   return end.phase === 'committed' ? 0 : 1;
