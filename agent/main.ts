@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   let configPath: string;
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
-    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/agent.json');
+    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/config.json');
   } catch (err) {
     process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
     return 2;
