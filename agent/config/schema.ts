@@ -116,7 +116,7 @@ export const MediaConfig = Type.Object(
 
 export const ServiceConfig = Type.Object(
   {
-    transportWedgeS: Opt(Type.Number({ minimum: 30, default: 900, description: 'withhold the systemd watchdog ping (so systemd restarts the agent) when the MQTT session says connected but nothing has left the outbox for this long' })),
+    transportWedgeS: Opt(Type.Number({ minimum: 30, default: 900, description: 'withhold the systemd watchdog ping (so systemd restarts the agent) when the MQTT session says connected and messages wait, but none has been sent for this long' })),
   },
   { additionalProperties: false, default: {} },
 );

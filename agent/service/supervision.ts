@@ -14,7 +14,7 @@ export interface SupervisionDeps {
   config: Config;
   logger: Logger;
   connected: () => boolean;
-  queues: () => Record<string, { count: number; oldestAt?: number | undefined }>;
+  queues: () => Record<string, { count: number; inFlight: number; oldestAt?: number | undefined }>;
   /** GPS link up; undefined when GPS is disabled. */
   gpsUp: () => boolean | undefined;
   /** Button line open; undefined when the button is disabled. */
@@ -49,8 +49,9 @@ export function startSupervision(d: SupervisionDeps): Supervision {
     logger: d.logger,
     unhealthy: () => {
       const q = Object.values(d.queues());
-      const sample = { connected: d.connected(), queued: q.reduce((n, l) => n + l.count, 0), progress: q.map((l) => `${l.count}:${l.oldestAt ?? ''}`).join(',') };
-      return wedge.wedged(sample, realScheduler.now()) ? `transport wedged: connected but nothing left the outbox for ${d.config.service.transportWedgeS} s` : undefined;
+      const inFlight = q.reduce((n, l) => n + l.inFlight, 0);
+      const sample = { connected: d.connected(), waiting: q.reduce((n, l) => n + l.count, 0) - inFlight, inFlight, progress: q.map((l) => `${l.count}:${l.inFlight}:${l.oldestAt ?? ''}`).join(',') };
+      return wedge.wedged(sample, realScheduler.now()) ? `transport wedged: connected, messages waiting and none sent for ${d.config.service.transportWedgeS} s` : undefined;
     },
   });
   const health = new HealthCommit({

@@ -37,9 +37,9 @@ describe('Watchdog', () => {
 });
 
 describe('WedgeDetector', () => {
-  it('is wedged only when connected with queued messages and no progress for the limit', () => {
+  it('is wedged only when connected, messages wait, none is in flight and nothing moves for the limit', () => {
     const w = new WedgeDetector(60_000);
-    const stuck = { connected: true, queued: 3, progress: 'a' };
+    const stuck = { connected: true, waiting: 3, inFlight: 0, progress: 'a' };
     expect(w.wedged(stuck, 0)).toBe(false);
     expect(w.wedged(stuck, 59_999)).toBe(false);
     expect(w.wedged(stuck, 60_000)).toBe(true);
@@ -49,10 +49,12 @@ describe('WedgeDetector', () => {
     expect(w.wedged({ ...stuck, progress: 'b' }, 121_000)).toBe(true);
   });
 
-  it('never calls a link that is down, or an empty outbox, wedged', () => {
+  it('never calls a link that is down, an empty outbox, or messages awaiting the platform wedged', () => {
     const w = new WedgeDetector(1000);
-    for (let t = 0; t < 10_000; t += 500) expect(w.wedged({ connected: false, queued: 5, progress: 'x' }, t)).toBe(false);
-    for (let t = 10_000; t < 20_000; t += 500) expect(w.wedged({ connected: true, queued: 0, progress: 'x' }, t)).toBe(false);
+    for (let t = 0; t < 10_000; t += 500) expect(w.wedged({ connected: false, waiting: 5, inFlight: 0, progress: 'x' }, t)).toBe(false);
+    for (let t = 10_000; t < 20_000; t += 500) expect(w.wedged({ connected: true, waiting: 0, inFlight: 0, progress: 'x' }, t)).toBe(false);
+    // The ingest is down: the window is out, the rest waits for acknowledgements that do not come.
+    for (let t = 20_000; t < 30_000; t += 500) expect(w.wedged({ connected: true, waiting: 40, inFlight: 8, progress: 'x' }, t)).toBe(false);
   });
 });
 

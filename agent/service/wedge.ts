@@ -2,18 +2,23 @@
 export interface TransportSample {
   /** The MQTT session is up. */
   connected: boolean;
-  /** Messages waiting in the outbox. */
-  queued: number;
-  /** A value that changes whenever the outbox makes progress (e.g. the oldest message's time per lane). */
+  /** Messages stored and not yet handed to the session. */
+  waiting: number;
+  /** Messages published and awaiting the platform's acknowledgement. */
+  inFlight: number;
+  /** A value that changes whenever the outbox makes progress (counts and oldest times per lane). */
   progress: string;
 }
 
 /**
- * Decides whether the transport is wedged: the session claims to be connected
- * and has messages to send, yet nothing has left the outbox for `limitMs`. A
- * link that is down is not wedged (the session reconnects by itself, and a
- * restart would not bring the network back); a half-open TCP connection or a
- * stuck client is, and a restart cures it. Pure: fed samples and a monotonic time.
+ * Decides whether the transport is wedged: the session says it is connected,
+ * messages wait to be sent, nothing is out awaiting an acknowledgement (so
+ * there is nothing to wait for), and yet nothing has moved for `limitMs`: the
+ * sending side is stuck, and a restart cures that. Not wedged: a link that is
+ * down (the session reconnects by itself; a restart would not bring the
+ * network back), or messages in flight while the platform is slow or its
+ * ingest is down (restarting every recorder would not help it, and would cut
+ * their evidence recordings). Pure: fed samples and a monotonic time.
  */
 export class WedgeDetector {
   readonly #limitMs: number;
@@ -26,16 +31,17 @@ export class WedgeDetector {
 
   /** Takes a sample at `now` (monotonic ms); returns how long the transport has been stuck (0 when it is not). */
   update(s: TransportSample, now: number): number {
-    if (!s.connected || s.queued === 0 || s.progress !== this.#lastProgress) {
+    const stuckShape = s.connected && s.waiting > 0 && s.inFlight === 0;
+    if (!stuckShape || s.progress !== this.#lastProgress) {
       this.#lastProgress = s.progress;
-      this.#stuckSince = s.connected && s.queued > 0 ? now : undefined;
+      this.#stuckSince = stuckShape ? now : undefined;
       return 0;
     }
     this.#stuckSince ??= now;
     return now - this.#stuckSince;
   }
 
-  /** True when the last update found the transport stuck for at least the limit. */
+  /** True when the transport has been stuck for at least the limit. */
   wedged(s: TransportSample, now: number): boolean {
     return this.update(s, now) >= this.#limitMs;
   }
