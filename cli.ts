@@ -8,6 +8,9 @@ const commands: Record<string, { about: string; load: () => Promise<{ main(argv:
   nmea: { about: 'replay an NMEA log (file or -) through the parser: one JSON fix per epoch, then counts', load: () => import('./agent/gps/nmea-command.js') },
   verify: { about: 'audit an evidence store offline: chains, signatures, files (<store> [--keys DIR])', load: () => import('./platform/ingest/evidence/verify-command.js') },
   link: { about: 'link impairment proxy: rate cap, latency, cut/restore (--target HOST:PORT)', load: () => import('./simulator/link/link-command.js') },
+  provision: { about: 'create this device\'s evidence key and TLS client key + CSR (--device-id ID)', load: () => import('./agent/provision/provision-command.js') },
+  doctor: { about: 'check this recorder: config, GPS, button, camera, broker, clock, disk, keys, outbox ([--config FILE] [--json])', load: () => import('./agent/doctor/doctor-command.js') },
+  update: { about: 'install a signed bundle, test it, commit or roll back (BUNDLE.tar.gz)', load: () => import('./agent/update/update-command.js') },
   'docs-gen': { about: 'write the configuration reference (docs/configuration.md)', load: () => import('./agent/config/docs-command.js') },
   'protocol-gen': { about: 'write the published JSON Schemas and AsyncAPI document', load: () => import('./protocol/generate-command.js') },
 };

@@ -18,15 +18,19 @@ import { StorageReporter } from './transport/storage-reporter.js';
 import { Transport } from './transport/transport.js';
 import { sessionFromConfig } from './transport/session-config.js';
 import { setupMedia, type MediaHandle } from './media/media-setup.js';
+import { currentRelease } from './service/release.js';
+import { startSupervision } from './service/supervision.js';
+import { registerUpdateCommands } from './update/update-commands.js';
 
-export const AGENT_VERSION = '0.1.0';
+// The release's own version (its package.json), so the platform sees which release runs after an update.
+export const AGENT_VERSION = currentRelease().version;
 
 /** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<number> {
   let configPath: string;
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
-    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/agent.json');
+    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/config.json');
   } catch (err) {
     process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
     return 2;
@@ -146,6 +150,8 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     },
     locate: async () => (gps.locateNow() ? { sent: true, fix: gps.lastFix() } : { sent: false, reason: 'no fix yet' }),
   });
+  registerUpdateCommands(commands, { config, logger });
+  let buttonUp = false;
 
   const stops: Array<() => Promise<void> | void> = [];
   let media: MediaHandle | undefined;
@@ -202,6 +208,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       try {
         await line.start();
         pipeline.reset(await line.read(), monotonicMs());
+        buttonUp = true;
         if (attempt > 0) logger.info({ attempt }, 'alarm button available');
       } catch (err) {
         if (attempt === 0) {
@@ -221,10 +228,20 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     });
   }
 
+  const supervision = startSupervision({
+    config, logger,
+    connected: () => transport.session.connected,
+    queues: () => outbox.stats(),
+    gpsUp: () => (config.gps.enabled ? gps.linkState === 'connected' : undefined),
+    buttonUp: () => (config.button.enabled ? buttonUp : undefined),
+    sendEvent: (e) => transport.event(e),
+  });
   transport.start();
   logger.info('agent ready');
+  supervision.ready();
   return {
     async stop() {
+      await supervision.stop();
       await gps.stop();
       // Button first (no new alarms), then media (closes the session: last chunk, manifest).
       for (const s of stops.reverse()) await s();

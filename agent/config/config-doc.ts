@@ -33,7 +33,7 @@ export function configReference(): string {
     '# Agent configuration reference',
     '',
     'Generated from `agent/config/schema.ts` by `npm run gen:docs`; a test fails when this file is stale.',
-    'The agent reads one JSON file (`nrec agent --config FILE`, default `/etc/nrec/agent.json`). Only `deviceId` is required;',
+    'The agent reads one JSON file (`nrec agent --config FILE`, default `/etc/nrec/config.json`). Only `deviceId` is required;',
     'every other option has a default that works on a Pi and in the simulator. An invalid file stops the agent with exit code 2 and',
     'a message naming the path of the bad field, e.g. `/gps/baudRate: Expected union value`. Secrets are never in this file:',
     '`mqtt.passwordFile` and `mqtt.keyFile` point to files (mode 0600).',

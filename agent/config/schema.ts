@@ -117,6 +117,23 @@ export const MediaConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const ServiceConfig = Type.Object(
+  {
+    transportWedgeS: Opt(Type.Number({ minimum: 30, default: 900, description: 'withhold the systemd watchdog ping (so systemd restarts the agent) when the MQTT session says connected and messages wait, but none has been sent for this long' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const UpdateConfig = Type.Object(
+  {
+    publicKeyFile: Opt(Type.String({ default: '/etc/nrec/release-key.pem', description: 'Ed25519 public key that release bundles must be signed with' })),
+    healthDeadlineS: Opt(Type.Number({ minimum: 10, maximum: 3600, default: 300, description: 'a new release must report itself healthy (connected, GPS and button up) within this long, or it is rolled back' })),
+    caFile: Opt(Type.String({ description: 'CA certificate (PEM) to trust for update.install downloads, besides the system CAs' })),
+    maxBundleBytes: Opt(Type.Integer({ minimum: 1_048_576, default: 512 * 1024 * 1024, description: 'largest bundle update.install downloads' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AgentConfig = Type.Object(
   {
     deviceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'this device; also its topic prefix' }),
@@ -128,6 +145,8 @@ export const AgentConfig = Type.Object(
     transport: Opt(TransportConfig),
     health: Opt(HealthConfig),
     media: Opt(MediaConfig),
+    service: Opt(ServiceConfig),
+    update: Opt(UpdateConfig),
   },
   { additionalProperties: false },
 );
@@ -135,7 +154,8 @@ export const AgentConfig = Type.Object(
 type DeepRequired<T> = T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
 export type AgentConfigInput = Static<typeof AgentConfig>;
 /** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
-export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media'> & {
+export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media' | 'update'> & {
+  update: DeepRequired<Omit<Static<typeof UpdateConfig>, 'caFile'>> & Pick<Static<typeof UpdateConfig>, 'caFile'>;
   media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
   mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
     Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;

@@ -28,7 +28,7 @@ function openssl(bin: string, cwd: string, args: string[]): void {
 }
 
 /** Issues a certificate for `cn` signed by the CA in `dir`; keys are written mode 0600. */
-async function issue(bin: string, dir: TempDir, cn: string, ext: string): Promise<CertFiles> {
+async function issue(bin: string, dir: TempDir, cn: string, ext: string, days = 2): Promise<CertFiles> {
   const key = dir.file(`${cn}.key`);
   const cert = dir.file(`${cn}.crt`);
   const csr = dir.file(`${cn}.csr`);
@@ -39,12 +39,13 @@ async function issue(bin: string, dir: TempDir, cn: string, ext: string): Promis
   await chmod(key, 0o600);
   openssl(bin, dir.path, ['x509', '-req', '-in', csr, '-CA', dir.file('ca.crt'), '-CAkey', dir.file('ca.key'),
     '-set_serial', `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
-    '-days', '2', '-sha256', '-out', cert, '-extfile', extFile]);
+    '-days', String(days), '-sha256', '-out', cert, '-extfile', extFile]);
   return { cert, key };
 }
 
 /** Generates a CA, a server certificate (SAN 127.0.0.1, localhost) and one client certificate per name, with openssl, in a fresh temp dir. */
-export async function makeTestPki(clientNames: string[]): Promise<TestPki> {
+export async function makeTestPki(clientNames: string[], opts: { days?: number } = {}): Promise<TestPki> {
+  const days = opts.days ?? 2;
   for (const n of clientNames) {
     if (!NAME_RE.test(n) || n === 'ca' || n === 'server') throw new Error(`client certificate name "${n}" is not usable: use 1-64 of [A-Za-z0-9_.-], not "ca"/"server"`);
   }
@@ -52,14 +53,14 @@ export async function makeTestPki(clientNames: string[]): Promise<TestPki> {
   const dir = await makeTempDir('nrec-pki-');
   try {
     openssl(bin, dir.path, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', dir.file('ca.key'), '-out', dir.file('ca.crt'), '-days', '2', '-sha256', '-subj', '/CN=nrec-test-ca',
+      '-keyout', dir.file('ca.key'), '-out', dir.file('ca.crt'), '-days', String(days), '-sha256', '-subj', '/CN=nrec-test-ca',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
     await chmod(dir.file('ca.key'), 0o600);
     const server = await issue(bin, dir, 'server',
-      'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n', days);
     const clients: Record<string, CertFiles> = {};
     for (const n of clientNames) {
-      clients[n] = await issue(bin, dir, n, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+      clients[n] = await issue(bin, dir, n, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n', days);
     }
     const ca = dir.file('ca.crt');
     return {
