@@ -83,7 +83,7 @@ describe('update with rollback', () => {
     cleanup.add(https, (s) => new Promise<void>((r) => s.close(() => r())));
 
     broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    ingest = cleanup.add(new Ingest({ brokerUrl: broker.url, storeDir: join(work.path, 'store'), logger }), (i) => i.stop());
+    ingest = cleanup.add(await Ingest.open({ brokerUrl: broker.url, storeDir: join(work.path, 'store'), logger }), (i) => i.stop());
     await ingest.start();
     const gps = cleanup.add(await createPtyPair(join(work.path, 'gps-tty')), (g) => g.close());
     const feed = cleanup.add(new GpsFeed(gps.writer, { intervalMs: 500 }), (f) => f.stop());
