@@ -10,6 +10,7 @@ const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 export const MqttConfig = Type.Object(
   {
     url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS)' })),
+    bulkUrl: Opt(Type.String({ description: 'broker URL of the media (bulk) connection, when the broker gives it a listener of its own (scripts/mosquitto); default: url' })),
     protocolVersion: Opt(Type.Union([Type.Literal(4), Type.Literal(5), Type.Literal('auto')], { default: 'auto', description: '4 = MQTT 3.1.1, 5 = MQTT 5; auto tries 5 then falls back to 3.1.1' })),
     username: Opt(Type.String()),
     passwordFile: Opt(Type.String({ description: 'file holding the password (never put secrets in the config)' })),
@@ -134,7 +135,7 @@ export type AgentConfigInput = Static<typeof AgentConfig>;
 /** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
 export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media'> & {
   media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
-  mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
-    Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
+  mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
+    Pick<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
   button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;
 };
