@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_PART_BYTES } from '../../protocol/media.js';
 
 /**
  * The agent's configuration: one JSON file. Every option has a default that
@@ -71,7 +72,7 @@ export const TransportConfig = Type.Object(
     queueDelayTargetMs: Opt(Type.Integer({ minimum: 5, default: 25, description: 'queueing delay bulk traffic may add on the link' })),
     maxInFlightBytes: Opt(Type.Integer({ minimum: 16_384, default: 256 * 1024, description: 'unacknowledged bulk bytes at most' })),
     partBytes: Opt(
-      Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 4096, maximum: 131_072 })], {
+      Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 4096, maximum: MAX_PART_BYTES })], {
         default: 'auto',
         description: 'media part payload size in bytes (at most 128 KiB), or auto: about 100 ms of link time at the bulk rate when a chunk starts uploading, 16..128 KiB',
       }),

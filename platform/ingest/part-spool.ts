@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId } from '../../protocol/index.js';
 import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
+import { LruMap, planOf, samePlan, type ChunkPlan } from './spool-plan.js';
 
 /*
  * Chunk headers and binary parts on disk in the shared store, so that ingest
@@ -19,7 +20,10 @@ import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from '.
  *   .tmp/                                                        files being written
  *
  * Files are written to .tmp and renamed in, so a chunk directory only ever
- * holds whole files. Nothing is fsync'ed: a chunk is acknowledged to the
+ * holds whole files. A chunk's header is never replaced by a different one
+ * (putHeader says "conflict"); what it declares bounds the chunk's parts
+ * (spool-plan.ts, checked by the MediaHandler) and its place in the device's
+ * quota (usage()). Nothing is fsync'ed: a chunk is acknowledged to the
  * device only once stored (with fsync) in the evidence store, and the device
  * sends again whatever was not acknowledged, so a spool lost to a power cut
  * costs a resend, never evidence. Claims are renames, which exactly one
@@ -45,6 +49,16 @@ export type SpoolItem =
   | { kind: 'verified'; ref: ChunkRef }
   | { kind: 'abandoned'; ref: ChunkRef; name: string };
 
+/** What one device holds in the spool, recomputed from the directory (see usage()). */
+export interface SpoolUsage {
+  /** Chunks: collecting, claimed or verified. */
+  chunks: number;
+  /** Their declared sizes; for a collecting chunk without a header yet, what its parts hold. */
+  bytes: number;
+  /** Parts in collecting directories that have no header yet. */
+  headerlessParts: number;
+}
+
 export interface SweepReport {
   /** Chunk directories removed for age (and the bytes they held). */
   chunks: number;
@@ -57,6 +71,8 @@ export interface PartSpoolOptions {
   root: string;
   /** Chunk directories untouched this long are dropped by sweep() (default 1 h; the device resends every 2 min while unacknowledged). */
   maxAgeMs?: number;
+  /** Collecting directories that still have no header are dropped after this long instead (default 2 min). */
+  headerlessMaxAgeMs?: number;
   /** A session lock older than this is taken over (default 30 s). */
   lockStaleMs?: number;
   /** A claim older than this is taken over even from a live worker (default 10 min). */
@@ -74,17 +90,30 @@ const VERIFIED_RE = /^(\d+)\.verified$/;
 const INDEX_RE = /^\d+$/;
 const PART_RE = /^part-(\d+)\.bin$/;
 
+/** Where a worker is in a collecting chunk: every part below `next` was seen on disk (in the directory with inode `ino`). */
+interface Progress {
+  ino: number;
+  plan: ChunkPlan | undefined;
+  next: number;
+}
+const TRACKED = 4096;
+
 /** The file-backed spool of chunks in flight, shared by every worker on one store. */
 export class PartSpool {
   readonly root: string;
   readonly #o: Required<Omit<PartSpoolOptions, 'root'>>;
   readonly #token: string;
+  /** Per collecting directory: its header's plan and how far its parts are known to be complete. */
+  readonly #progress = new LruMap<string, Progress>(TRACKED);
+  /** Plans of spooled headers by directory and inode, for usage(). */
+  readonly #plans = new LruMap<string, ChunkPlan>(TRACKED);
 
   constructor(o: PartSpoolOptions) {
     this.root = o.root;
     // `??`, not a spread: an option passed as undefined means the default.
     this.#o = {
       maxAgeMs: o.maxAgeMs ?? 3_600_000,
+      headerlessMaxAgeMs: o.headerlessMaxAgeMs ?? 120_000,
       lockStaleMs: o.lockStaleMs ?? 30_000,
       claimStaleMs: o.claimStaleMs ?? 600_000,
       now: o.now ?? Date.now,
@@ -107,9 +136,48 @@ export class PartSpool {
     return join(this.sessionDir(ref.deviceId, ref.sessionId), `${ref.index}${suffix}`);
   }
 
-  /** Writes a chunk's JSON header. */
-  putHeader(ref: ChunkRef, json: string | Uint8Array): Promise<void> {
-    return this.#put(this.#chunkDir(ref), HEADER, json);
+  /**
+   * Writes a chunk's JSON header (the raw message). A header already there is
+   * kept: "same" when this one describes the same chunk split the same way (a
+   * resend), "conflict" when not (nothing is written). Parts that arrived before
+   * the header and lie beyond its part count are removed.
+   */
+  putHeader(ref: ChunkRef, json: string | Uint8Array): Promise<'written' | 'same' | 'conflict'> {
+    const dir = this.#chunkDir(ref);
+    const plan = planOf(json);
+    if (plan === undefined) throw new Error(`header for ${keyOf(ref)} has no usable partCount, partSize and meta.bytes`);
+    return this.#putHeader(ref, dir, plan, json);
+  }
+
+  async #putHeader(ref: ChunkRef, dir: string, plan: ChunkPlan, json: string | Uint8Array): Promise<'written' | 'same' | 'conflict'> {
+    const existing = this.plan(ref);
+    if (existing !== undefined) return samePlan(existing, plan) ? 'same' : 'conflict';
+    const early = existsSync(dir);
+    await this.#put(dir, HEADER, json);
+    if (early) {
+      for (const n of names_(dir)) {
+        const m = PART_RE.exec(n);
+        if (m !== null && Number(m[1]) >= plan.partCount) rmSync(join(dir, n), { force: true });
+      }
+    }
+    return 'written';
+  }
+
+  /** The plan of the header in a chunk's collecting directory; undefined while it has none. */
+  plan(ref: ChunkRef): ChunkPlan | undefined {
+    return this.#progressOf(this.#chunkDir(ref))?.plan;
+  }
+
+  #progressOf(dir: string): Progress | undefined {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (st === undefined) return undefined;
+    let p = this.#progress.get(dir);
+    if (p === undefined || p.ino !== st.ino) {
+      p = { ino: st.ino, plan: undefined, next: 0 };
+      this.#progress.set(dir, p);
+    }
+    p.plan ??= readPlanSync(join(dir, HEADER));
+    return p;
   }
 
   /** Writes one part frame as received. */
@@ -158,23 +226,71 @@ export class PartSpool {
     }
   }
 
-  /** True when the chunk's collecting directory holds its header and every part the header announces. */
+  /**
+   * True when the chunk's collecting directory holds its header and every part
+   * the header announces. Each worker keeps a cursor per chunk (the parts below
+   * it are known to be there), so a check costs a stat or two, not a listing
+   * of the directory: completing a chunk of n parts costs O(n), not O(n²). One
+   * listing confirms a chunk the cursor finds complete (the directory may have
+   * been claimed and re-created meanwhile, reusing its inode).
+   */
   async isComplete(ref: ChunkRef): Promise<boolean> {
     const dir = this.#chunkDir(ref);
-    const partCount = readPartCountSync(join(dir, HEADER));
-    if (partCount === undefined) return false;
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
+    const p = this.#progressOf(dir);
+    if (p?.plan === undefined) return false;
+    const n = p.plan.partCount;
+    while (p.next < n && existsSync(join(dir, `part-${p.next}.bin`))) p.next++;
+    if (p.next < n) return false;
+    const have = new Set(names_(dir));
+    if (!have.has(HEADER)) {
+      this.#progress.delete(dir);
       return false;
     }
-    const have = new Set<number>();
-    for (const n of names) {
-      const m = PART_RE.exec(n);
-      if (m !== null && Number(m[1]) < partCount) have.add(Number(m[1]));
+    for (let i = 0; i < n; i++) {
+      if (!have.has(`part-${i}.bin`)) {
+        p.next = i;
+        return false;
+      }
     }
-    return have.size === partCount;
+    return true;
+  }
+
+  /**
+   * What a device holds in the spool, recomputed from its directories (the
+   * workers sharing the spool need no shared counter): one listing per session
+   * and a stat per chunk, the header read only the first time a worker sees it.
+   * Called once per chunk header, and for parts that came without one.
+   */
+  usage(deviceId: string): SpoolUsage {
+    if (!isValidId(deviceId)) throw new Error(`invalid device id "${deviceId}" for the spool`);
+    const out: SpoolUsage = { chunks: 0, bytes: 0, headerlessParts: 0 };
+    for (const sessionId of names_(join(this.root, deviceId))) {
+      if (!isValidId(sessionId)) continue;
+      const sdir = join(this.root, deviceId, sessionId);
+      for (const name of names_(sdir)) {
+        if (!INDEX_RE.test(name) && !CLAIM_RE.test(name) && !VERIFIED_RE.test(name)) continue;
+        const path = join(sdir, name);
+        const st = statSync(path, { throwIfNoEntry: false });
+        if (st === undefined) continue; // claimed or removed meanwhile: counted under its new name, or gone
+        out.chunks++;
+        const key = `${path}\0${st.ino}`;
+        let plan = this.#plans.get(key);
+        if (plan === undefined) {
+          plan = readPlanSync(join(path, HEADER));
+          if (plan !== undefined) this.#plans.set(key, plan);
+        }
+        if (plan !== undefined) {
+          out.bytes += plan.bytes;
+          continue;
+        }
+        for (const f of names_(path)) {
+          if (!PART_RE.test(f)) continue;
+          out.headerlessParts++;
+          out.bytes += statSync(join(path, f), { throwIfNoEntry: false })?.size ?? 0;
+        }
+      }
+    }
+    return out;
   }
 
   /** Takes a complete chunk for this worker; undefined when another took it first. */
@@ -195,6 +311,7 @@ export class PartSpool {
 
   async #take(ref: ChunkRef, from: string): Promise<Claim | undefined> {
     const dir = this.#chunkDir(ref, `.claimed-${this.#token}`);
+    this.#progress.delete(from);
     try {
       await rename(from, dir);
     } catch (err) {
@@ -208,7 +325,7 @@ export class PartSpool {
   /** The claimed chunk's header text and its part frames in order. */
   async read(c: Claim): Promise<{ header: string; frames: Buffer[] }> {
     const header = await readFile(join(c.dir, HEADER), 'utf8');
-    const partCount = readPartCountSync(join(c.dir, HEADER));
+    const partCount = planOf(header)?.partCount;
     if (partCount === undefined) throw new Error(`${c.dir}/${HEADER} has no partCount`);
     const frames: Buffer[] = [];
     for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, `part-${i}.bin`)));
@@ -242,6 +359,7 @@ export class PartSpool {
 
   /** Removes a chunk's collecting directory (copies of a chunk already stored). */
   dropCollecting(ref: ChunkRef): Promise<void> {
+    this.#progress.delete(this.#chunkDir(ref));
     return rm(this.#chunkDir(ref), { recursive: true, force: true, maxRetries: 3 });
   }
 
@@ -293,7 +411,9 @@ export class PartSpool {
           if (now - (await mtime(path)) > (name === '.lock' ? this.#o.maxAgeMs : this.#o.lockStaleMs)) await rm(path, { recursive: true, force: true });
           continue;
         }
-        if (now - (await mtime(path)) <= this.#o.maxAgeMs) continue;
+        // A collecting directory whose header never came: parts of nothing the device announced.
+        const maxAge = INDEX_RE.test(name) && !existsSync(join(path, HEADER)) ? this.#o.headerlessMaxAgeMs : this.#o.maxAgeMs;
+        if (now - (await mtime(path)) <= maxAge) continue;
         report.bytes += await dirBytes(path);
         await rm(path, { recursive: true, force: true, maxRetries: 3 });
         report.chunks++;
@@ -319,12 +439,24 @@ export class PartSpool {
   }
 }
 
-function readPartCountSync(path: string): number | undefined {
+function readPlanSync(path: string): ChunkPlan | undefined {
   try {
-    const n = (JSON.parse(readFileSync(path, 'utf8')) as { partCount?: unknown }).partCount;
-    return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+    return planOf(readFileSync(path));
   } catch {
     return undefined;
+  }
+}
+
+function keyOf(ref: ChunkRef): string {
+  return `${ref.deviceId}/${ref.sessionId}/${ref.index}`;
+}
+
+/** A directory's entries, [] when it is gone (synchronous: for the per-message path). */
+function names_(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
