@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId } from '../../protocol/index.js';
 import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
-import { LruMap, planOf, samePlan, type ChunkPlan } from './spool-plan.js';
+import { CLAIM_RE, HEADER, INDEX_RE, PART_RE, TMP, VERIFIED_RE, listSync, partFile } from './spool-layout.js';
+import { planOf, samePlan, type ChunkPlan } from './spool-plan.js';
+import { ChunkProgress, SpoolMeter, type SpoolUsage } from './spool-progress.js';
+
+export type { SpoolUsage } from './spool-progress.js';
 
 /*
  * Chunk headers and binary parts on disk in the shared store, so that ingest
@@ -23,7 +27,7 @@ import { LruMap, planOf, samePlan, type ChunkPlan } from './spool-plan.js';
  * holds whole files. A chunk's header is never replaced by a different one
  * (putHeader says "conflict"); what it declares bounds the chunk's parts
  * (spool-plan.ts, checked by the MediaHandler) and its place in the device's
- * quota (usage()). Nothing is fsync'ed: a chunk is acknowledged to the
+ * quota (usage(), spool-progress.ts). Nothing is fsync'ed: a chunk is acknowledged to the
  * device only once stored (with fsync) in the evidence store, and the device
  * sends again whatever was not acknowledged, so a spool lost to a power cut
  * costs a resend, never evidence. Claims are renames, which exactly one
@@ -49,16 +53,6 @@ export type SpoolItem =
   | { kind: 'verified'; ref: ChunkRef }
   | { kind: 'abandoned'; ref: ChunkRef; name: string };
 
-/** What one device holds in the spool, recomputed from the directory (see usage()). */
-export interface SpoolUsage {
-  /** Chunks: collecting, claimed or verified. */
-  chunks: number;
-  /** Their declared sizes; for a collecting chunk without a header yet, what its parts hold. */
-  bytes: number;
-  /** Parts in collecting directories that have no header yet. */
-  headerlessParts: number;
-}
-
 export interface SweepReport {
   /** Chunk directories removed for age (and the bytes they held). */
   chunks: number;
@@ -83,33 +77,17 @@ export interface PartSpoolOptions {
   self?: Owner;
 }
 
-const HEADER = 'header.json';
-const TMP = '.tmp';
-const CLAIM_RE = /^(\d+)\.claimed-(.+)\.(\d+)\.([0-9a-f]+)$/;
-const VERIFIED_RE = /^(\d+)\.verified$/;
-const INDEX_RE = /^\d+$/;
-const PART_RE = /^part-(\d+)\.bin$/;
-
-/** Where a worker is in a collecting chunk: every part below `next` was seen on disk (in the directory with inode `ino`). */
-interface Progress {
-  ino: number;
-  plan: ChunkPlan | undefined;
-  next: number;
-}
-const TRACKED = 4096;
-
 /** The file-backed spool of chunks in flight, shared by every worker on one store. */
 export class PartSpool {
   readonly root: string;
   readonly #o: Required<Omit<PartSpoolOptions, 'root'>>;
   readonly #token: string;
-  /** Per collecting directory: its header's plan and how far its parts are known to be complete. */
-  readonly #progress = new LruMap<string, Progress>(TRACKED);
-  /** Plans of spooled headers by directory and inode, for usage(). */
-  readonly #plans = new LruMap<string, ChunkPlan>(TRACKED);
+  readonly #progress = new ChunkProgress();
+  readonly #meter: SpoolMeter;
 
   constructor(o: PartSpoolOptions) {
     this.root = o.root;
+    this.#meter = new SpoolMeter(o.root);
     // `??`, not a spread: an option passed as undefined means the default.
     this.#o = {
       maxAgeMs: o.maxAgeMs ?? 3_600_000,
@@ -155,7 +133,7 @@ export class PartSpool {
     const early = existsSync(dir);
     await this.#put(dir, HEADER, json);
     if (early) {
-      for (const n of names_(dir)) {
+      for (const n of listSync(dir)) {
         const m = PART_RE.exec(n);
         if (m !== null && Number(m[1]) >= plan.partCount) rmSync(join(dir, n), { force: true });
       }
@@ -165,25 +143,13 @@ export class PartSpool {
 
   /** The plan of the header in a chunk's collecting directory; undefined while it has none. */
   plan(ref: ChunkRef): ChunkPlan | undefined {
-    return this.#progressOf(this.#chunkDir(ref))?.plan;
-  }
-
-  #progressOf(dir: string): Progress | undefined {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    if (st === undefined) return undefined;
-    let p = this.#progress.get(dir);
-    if (p === undefined || p.ino !== st.ino) {
-      p = { ino: st.ino, plan: undefined, next: 0 };
-      this.#progress.set(dir, p);
-    }
-    p.plan ??= readPlanSync(join(dir, HEADER));
-    return p;
+    return this.#progress.plan(this.#chunkDir(ref));
   }
 
   /** Writes one part frame as received. */
   putPart(ref: ChunkRef, part: number, frame: Uint8Array): Promise<void> {
     if (!Number.isSafeInteger(part) || part < 0) throw new Error(`invalid part number ${part} for the spool`);
-    return this.#put(this.#chunkDir(ref), `part-${part}.bin`, frame);
+    return this.#put(this.#chunkDir(ref), partFile(part), frame);
   }
 
   /*
@@ -226,71 +192,14 @@ export class PartSpool {
     }
   }
 
-  /**
-   * True when the chunk's collecting directory holds its header and every part
-   * the header announces. Each worker keeps a cursor per chunk (the parts below
-   * it are known to be there), so a check costs a stat or two, not a listing
-   * of the directory: completing a chunk of n parts costs O(n), not O(n²). One
-   * listing confirms a chunk the cursor finds complete (the directory may have
-   * been claimed and re-created meanwhile, reusing its inode).
-   */
+  /** True when the chunk's collecting directory holds its header and every part the header announces (spool-progress.ts: O(1) calls per part). */
   async isComplete(ref: ChunkRef): Promise<boolean> {
-    const dir = this.#chunkDir(ref);
-    const p = this.#progressOf(dir);
-    if (p?.plan === undefined) return false;
-    const n = p.plan.partCount;
-    while (p.next < n && existsSync(join(dir, `part-${p.next}.bin`))) p.next++;
-    if (p.next < n) return false;
-    const have = new Set(names_(dir));
-    if (!have.has(HEADER)) {
-      this.#progress.delete(dir);
-      return false;
-    }
-    for (let i = 0; i < n; i++) {
-      if (!have.has(`part-${i}.bin`)) {
-        p.next = i;
-        return false;
-      }
-    }
-    return true;
+    return this.#progress.isComplete(this.#chunkDir(ref));
   }
 
-  /**
-   * What a device holds in the spool, recomputed from its directories (the
-   * workers sharing the spool need no shared counter): one listing per session
-   * and a stat per chunk, the header read only the first time a worker sees it.
-   * Called once per chunk header, and for parts that came without one.
-   */
+  /** What a device holds in the spool, for its quota (spool-progress.ts). */
   usage(deviceId: string): SpoolUsage {
-    if (!isValidId(deviceId)) throw new Error(`invalid device id "${deviceId}" for the spool`);
-    const out: SpoolUsage = { chunks: 0, bytes: 0, headerlessParts: 0 };
-    for (const sessionId of names_(join(this.root, deviceId))) {
-      if (!isValidId(sessionId)) continue;
-      const sdir = join(this.root, deviceId, sessionId);
-      for (const name of names_(sdir)) {
-        if (!INDEX_RE.test(name) && !CLAIM_RE.test(name) && !VERIFIED_RE.test(name)) continue;
-        const path = join(sdir, name);
-        const st = statSync(path, { throwIfNoEntry: false });
-        if (st === undefined) continue; // claimed or removed meanwhile: counted under its new name, or gone
-        out.chunks++;
-        const key = `${path}\0${st.ino}`;
-        let plan = this.#plans.get(key);
-        if (plan === undefined) {
-          plan = readPlanSync(join(path, HEADER));
-          if (plan !== undefined) this.#plans.set(key, plan);
-        }
-        if (plan !== undefined) {
-          out.bytes += plan.bytes;
-          continue;
-        }
-        for (const f of names_(path)) {
-          if (!PART_RE.test(f)) continue;
-          out.headerlessParts++;
-          out.bytes += statSync(join(path, f), { throwIfNoEntry: false })?.size ?? 0;
-        }
-      }
-    }
-    return out;
+    return this.#meter.usage(deviceId);
   }
 
   /** Takes a complete chunk for this worker; undefined when another took it first. */
@@ -311,7 +220,7 @@ export class PartSpool {
 
   async #take(ref: ChunkRef, from: string): Promise<Claim | undefined> {
     const dir = this.#chunkDir(ref, `.claimed-${this.#token}`);
-    this.#progress.delete(from);
+    this.#progress.forget(from);
     try {
       await rename(from, dir);
     } catch (err) {
@@ -328,7 +237,7 @@ export class PartSpool {
     const partCount = planOf(header)?.partCount;
     if (partCount === undefined) throw new Error(`${c.dir}/${HEADER} has no partCount`);
     const frames: Buffer[] = [];
-    for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, `part-${i}.bin`)));
+    for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, partFile(i))));
     return { header, frames };
   }
 
@@ -359,7 +268,7 @@ export class PartSpool {
 
   /** Removes a chunk's collecting directory (copies of a chunk already stored). */
   dropCollecting(ref: ChunkRef): Promise<void> {
-    this.#progress.delete(this.#chunkDir(ref));
+    this.#progress.forget(this.#chunkDir(ref));
     return rm(this.#chunkDir(ref), { recursive: true, force: true, maxRetries: 3 });
   }
 
@@ -439,25 +348,8 @@ export class PartSpool {
   }
 }
 
-function readPlanSync(path: string): ChunkPlan | undefined {
-  try {
-    return planOf(readFileSync(path));
-  } catch {
-    return undefined;
-  }
-}
-
 function keyOf(ref: ChunkRef): string {
   return `${ref.deviceId}/${ref.sessionId}/${ref.index}`;
-}
-
-/** A directory's entries, [] when it is gone (synchronous: for the per-message path). */
-function names_(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 async function names(dir: string): Promise<string[]> {
