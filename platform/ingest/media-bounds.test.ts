@@ -89,13 +89,15 @@ describe('evidence spool bounds', () => {
     expect(() => new MediaHandler(dir, logger, { maxChunkBytes: 10, spoolQuotaBytes: 9 })).toThrow(/below maxChunkBytes/);
   });
 
-  it('refuses a chunk index far ahead of its stored chain (chunk 10^12), accepts one within reach', async () => {
+  it('refuses a chunk index far ahead of its stored chain (chunk 10^12, header or headerless part), accepts one within reach', async () => {
     const dir = await store();
     const h = new MediaHandler(dir, logger, { maxChunksAhead: 4 });
     const bytes = randomBytes(PART);
     const far = await h.handle('dev-1', 'chunk', Buffer.from(JSON.stringify(signedAt('s-far', 1e12, bytes))));
     expect(far.rejectCodes).toEqual(['index-bounds']);
     expect(far.rejected[0]).toMatch(/chunk index 1000000000000 is 1000000000000 ahead of the 0 chunks stored/);
+    const farPart = await h.handle('dev-1', 'part', encodePart({ v: 1, deviceId: 'dev-1', sessionId: 's-far', chunkIndex: 1e12, part: 0, parts: 1, chunkSha256: sha256Hex(bytes) }, bytes));
+    expect(farPart.rejectCodes).toEqual(['index-bounds']);
     expect(await spooled(dir)).toEqual([]);
     const near = await h.handle('dev-1', 'chunk', Buffer.from(JSON.stringify(signedAt('s-far', 4, bytes))));
     expect(near.rejected).toEqual([]);

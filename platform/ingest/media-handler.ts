@@ -218,6 +218,8 @@ export class MediaHandler {
     if (plan === undefined) {
       // The device sends a chunk's header just ahead of its parts, but a share group's worker may
       // get a part while another is still writing the header: keep a few waiting, no more.
+      const tip = (await this.#storedChain(ref))?.length ?? 0;
+      if (h.chunkIndex > tip + b.maxChunksAhead) return [rejected(key, 'index-bounds', `part ${h.part} of ${key} came without its header, for chunk index ${h.chunkIndex}, ${h.chunkIndex - tip} ahead of the ${tip} chunks stored (at most ${b.maxChunksAhead})`)];
       const u = this.spool.usage(h.deviceId);
       if (u.headerlessParts >= b.maxHeaderlessParts) return [rejected(key, 'headerless', `part ${h.part} of ${key} came without its header, and device ${h.deviceId} already has ${u.headerlessParts} parts waiting for theirs (at most ${b.maxHeaderlessParts}); the device will resend the chunk`)];
       if (u.chunks + 1 > b.spoolQuotaChunks || u.bytes + d.payload.length > b.spoolQuotaBytes) return [rejected(key, 'spool-quota', `part ${h.part} of ${key} came without its header and would pass device ${h.deviceId}'s spool quota`)];
