@@ -85,13 +85,22 @@ describe('broker security: control listener (mTLS, CN = username = client id)', 
     await expect(a5.publishAsync('nrec/v1/dev-a/cmd/req', 'self-command', { qos: 1 })).rejects.toMatchObject({ code: 135 });
     await expect(a5.publishAsync('nrec/v1/dev-b/cmd/ack', 'forged-ack', { qos: 1 })).rejects.toMatchObject({ code: 135 });
 
+    const b = await client('dev-b', 4, 'dev-b');
+    const bGot = inbox(b);
+    await b.subscribeAsync(inboundFilter('dev-b'), { qos: 1 });
     const a4 = await client('dev-a', 4, 'dev-a-v4');
     await a4.publishAsync('nrec/v1/dev-b/alarm', 'forged-311', { qos: 1 }); // 3.1.1 has no way to say no
+    await a4.publishAsync(inboundTopic('dev-b', 'ack'), 'forged-ack-311', { qos: 1 });
     // Barrier: the broker handles one connection's packets in order, so once this arrives the forged one would have.
     const barrier = seen.next('nrec/v1/dev-a/event', 'barrier');
     await a4.publishAsync('nrec/v1/dev-a/event', 'barrier', { qos: 1 });
     await barrier;
     expect(seen.got.map((m) => m.topic)).toEqual(['nrec/v1/dev-a/location', 'nrec/v1/dev-a/event']);
+    // The forged acknowledgements (MQTT 5 and 3.1.1) never reached dev-b; the platform's does.
+    const real = bGot.next(inboundTopic('dev-b', 'ack'), 'real-ack');
+    await ingest.publishAsync(inboundTopic('dev-b', 'ack'), 'real-ack', { qos: 1 });
+    await real;
+    expect(bGot.got.map((m) => m.payload)).toEqual(['real-ack']);
   });
 
   it('lets a device read only its own commands', async () => {
