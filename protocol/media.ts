@@ -47,6 +47,9 @@ export const ChunkRecord = Type.Object(
 );
 export type ChunkRecord = Static<typeof ChunkRecord>;
 
+/** Largest payload of one binary part (the device's transport.partBytes and its automatic sizing stay within it; the ingest refuses more). */
+export const MAX_PART_BYTES = 128 * 1024;
+
 /** The JSON header sent ahead of a chunk's binary parts. */
 export const ChunkHeader = message('chunk-meta', 'Header of one evidence chunk: its chain record and how its bytes are split into binary parts.', {
   meta: ChunkMeta,
@@ -54,7 +57,7 @@ export const ChunkHeader = message('chunk-meta', 'Header of one evidence chunk: 
   link: Hex64,
   sig: Signature,
   partCount: Type.Integer({ minimum: 1 }),
-  partSize: Type.Integer({ minimum: 1 }),
+  partSize: Type.Integer({ minimum: 1, maximum: MAX_PART_BYTES, description: 'payload bytes of every part but the last' }),
 });
 export type ChunkHeader = Static<typeof ChunkHeader>;
 

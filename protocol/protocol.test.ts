@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Parser } from '@asyncapi/parser';
-import { deviceTopic, inboundTopic, parseTopic } from './topics.js';
+import { bulkClientId, deviceTopic, inboundTopic, isValidId, parseTopic } from './topics.js';
 import { Location, Alarm } from './messages.js';
 import { Validator } from './validate.js';
 import { publishedFiles } from './published.js';
@@ -24,6 +24,17 @@ describe('topics', () => {
     expect(parseTopic('nrec/v1/d/bogus')).toMatchObject({ ok: false, reason: expect.stringContaining('unknown stream') });
     expect(parseTopic('nrec/v1/d.x/location')).toMatchObject({ ok: false, reason: expect.stringContaining('invalid deviceId') });
     expect(parseTopic('nrec/v1/d/cmd/zzz')).toMatchObject({ ok: false });
+  });
+
+  it('gives the bulk connection a client id no device can have as its control id, unique per device', () => {
+    // With a "-bulk" suffix, device "x-bulk"'s control id was device "x"'s bulk id.
+    expect(bulkClientId('x')).not.toBe('x-bulk');
+    for (const id of ['x', 'x-bulk', 'x_bulk', 'dev-1']) {
+      expect(isValidId(bulkClientId(id))).toBe(false);
+      expect(bulkClientId(id)).not.toBe(id);
+    }
+    expect(new Set(['x', 'x-bulk', 'x-bulk-bulk', 'xbulk'].map(bulkClientId)).size).toBe(4);
+    expect(() => bulkClientId('a.b')).toThrow(/deviceId/);
   });
 });
 

@@ -28,6 +28,20 @@ function checkId(what: string, s: string): void {
   if (!isValidId(s)) throw new Error(`${what} "${s}" is not valid: use 1-64 of [A-Za-z0-9_-]`);
 }
 
+/**
+ * MQTT client id of a device's second connection, the paced bulk one that
+ * carries media (its control connection uses the deviceId itself). The `.`
+ * is outside the id alphabet, so this can never equal any device's control
+ * id (with `-bulk`, device "x-bulk"'s control id was device "x"'s bulk id) nor
+ * another device's bulk id. Brokers accept it as is (aedes, Mosquitto, NATS
+ * 2.9's MQTT listener); the Mosquitto templates force their own (see
+ * scripts/mosquitto/README.md).
+ */
+export function bulkClientId(deviceId: string): string {
+  checkId('deviceId', deviceId);
+  return `${deviceId}.bulk`;
+}
+
 /** Topic a device publishes a stream on, e.g. nrec/v1/dev-1/location or nrec/v1/dev-1/media/part. */
 export function deviceTopic(deviceId: string, stream: DeviceStream, sub?: string): string {
   checkId('deviceId', deviceId);

@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Fast GPS, every fix a report: a steady stream of small messages. */
 const busyWorld = (brokerUrl: string, extra: Record<string, Record<string, unknown>> = {}, ingest = true) =>
   World.create({
-    logger, brokerUrl, ingest, gpsIntervalMs: 100, gpsSpeedMps: 60,
+    logger, brokerUrl, ingest: ingest ? undefined : false, gpsIntervalMs: 100, gpsSpeedMps: 60,
     agentConfig: { gps: { displacementM: 1, minIntervalS: 0, intervalS: 1 }, ...extra },
   });
 

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_PART_BYTES } from '../../protocol/media.js';
 
 /**
  * The agent's configuration: one JSON file. Every option has a default that
@@ -10,6 +11,7 @@ const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 export const MqttConfig = Type.Object(
   {
     url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS)' })),
+    bulkUrl: Opt(Type.String({ description: 'broker URL of the media (bulk) connection, when the broker gives it a listener of its own (scripts/mosquitto); default: url' })),
     protocolVersion: Opt(Type.Union([Type.Literal(4), Type.Literal(5), Type.Literal('auto')], { default: 'auto', description: '4 = MQTT 3.1.1, 5 = MQTT 5; auto tries 5 then falls back to 3.1.1' })),
     username: Opt(Type.String()),
     passwordFile: Opt(Type.String({ description: 'file holding the password (never put secrets in the config)' })),
@@ -70,7 +72,7 @@ export const TransportConfig = Type.Object(
     queueDelayTargetMs: Opt(Type.Integer({ minimum: 5, default: 25, description: 'queueing delay bulk traffic may add on the link' })),
     maxInFlightBytes: Opt(Type.Integer({ minimum: 16_384, default: 256 * 1024, description: 'unacknowledged bulk bytes at most' })),
     partBytes: Opt(
-      Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 4096, maximum: 131_072 })], {
+      Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 4096, maximum: MAX_PART_BYTES })], {
         default: 'auto',
         description: 'media part payload size in bytes (at most 128 KiB), or auto: about 100 ms of link time at the bulk rate when a chunk starts uploading, 16..128 KiB',
       }),
@@ -157,7 +159,7 @@ export type AgentConfigInput = Static<typeof AgentConfig>;
 export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media' | 'update'> & {
   update: DeepRequired<Omit<Static<typeof UpdateConfig>, 'caFile'>> & Pick<Static<typeof UpdateConfig>, 'caFile'>;
   media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
-  mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
-    Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
+  mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
+    Pick<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
   button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;
 };

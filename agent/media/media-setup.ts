@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
-import { Validator, IngestAck, ackedIds, type Fix } from '../../protocol/index.js';
+import { Validator, IngestAck, ackedIds, bulkClientId, type Fix } from '../../protocol/index.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../../lib/logger.js';
@@ -88,7 +88,8 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const uploader = new ChunkUploader({ dbPath: join(dataDir, 'uploads.db'), envelope: d.envelope, partBytes: config.transport.partBytes, logger });
   const t = config.transport;
   const bulk = new BulkPump({
-    session: { ...d.session, clientId: `${config.deviceId}-bulk` },
+    // Its own client id (never another device's; protocol/topics.ts) and, with the Mosquitto templates, its own listener.
+    session: { ...d.session, clientId: bulkClientId(config.deviceId), url: config.mqtt.bulkUrl ?? d.session.url },
     source: uploader,
     logger,
     minKbps: t.bulkMinKbps,

@@ -34,12 +34,13 @@ function messages(c: SignedChunk): Array<{ sub: string; payload: Buffer }> {
 
 /** Hands message i to handler i mod n (a shared subscription's round robin) and merges the outcomes. */
 async function roundRobin(handlers: MediaHandler[], msgs: Array<{ sub: string; payload: Buffer }>): Promise<MediaOutcome> {
-  const all: MediaOutcome = { acks: [], stored: 0, rejected: [] };
+  const all: MediaOutcome = { acks: [], stored: 0, rejected: [], rejectCodes: [] };
   for (const [i, m] of msgs.entries()) {
     const r = await handlers[i % handlers.length].handle('dev-1', m.sub, m.payload);
     all.acks.push(...r.acks);
     all.stored += r.stored;
     all.rejected.push(...r.rejected);
+    all.rejectCodes.push(...r.rejectCodes);
   }
   return all;
 }
@@ -70,7 +71,7 @@ describe('MediaHandler over the shared spool', () => {
     expect((await roundRobin(handlers, msgs)).stored).toBe(1);
     // The ack was lost: the device sends the whole chunk again, parts first this time.
     const again = await roundRobin(handlers, [...msgs.slice(1), msgs[0]]);
-    expect(again).toEqual({ acks: [session.chunks[0].header(PART).id], stored: 0, rejected: [] });
+    expect(again).toEqual({ acks: [session.chunks[0].header(PART).id], stored: 0, rejected: [], rejectCodes: [] });
     expect(await spoolEntries(dir)).toEqual([]);
   });
 
@@ -94,7 +95,7 @@ describe('MediaHandler over the shared spool', () => {
     for (const [i, p] of c0.slice(1).entries()) await handlers[0].spool.putPart(ref, i, p.payload);
     expect((await spoolEntries(dir)).sort()).toEqual(['0', '1.verified']);
     const out = await new MediaHandler(dir, logger).maintain();
-    expect(out).toEqual([{ deviceId: 'dev-1', acks: session.chunks.map((c) => c.header(PART).id), stored: 2, rejected: [] }]);
+    expect(out).toEqual([{ deviceId: 'dev-1', acks: session.chunks.map((c) => c.header(PART).id), stored: 2, rejected: [], rejectCodes: [] }]);
     expect(await spoolEntries(dir)).toEqual([]);
   });
 

@@ -1,61 +1,32 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.js';
-import { chunkHeaderValidator, decodePart, isValidId, type ChunkRecord } from '../../protocol/index.js';
-import { CHAIN_FILE, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult, type KeyRing } from './evidence/index.js';
+import { chunkHeaderValidator, decodePart, isValidId, MAX_PART_BYTES, type ChunkRecord } from '../../protocol/index.js';
+import { CHAIN_FILE, checkRecord, DirKeyRing, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult } from './evidence/index.js';
 import { PartSpool, type ChunkRef, type Claim } from './part-spool.js';
+import { partLength } from './spool-plan.js';
 
-/**
- * Device public keys registered with the platform: <keysDir>/<deviceId>.pem.
- * Re-read on a miss (at most every 2 s) so a device provisioned while the
- * ingest runs is picked up without a restart.
- */
-export class DirKeyRing implements KeyRing {
-  readonly source: string;
-  readonly #dir: string;
-  #keys = new Map<string, KeyObject>();
-  #loadedAt = 0;
-
-  constructor(dir: string) {
-    this.#dir = dir;
-    this.source = dir;
-    mkdirSync(dir, { recursive: true });
-    this.#load();
-  }
-
-  #load(): void {
-    const keys = new Map<string, KeyObject>();
-    for (const f of readdirSync(this.#dir)) {
-      const m = /^([A-Za-z0-9_-]{1,64})(?:\.pub)?\.pem$/.exec(f);
-      if (m === null) continue;
-      const pem = readFileSync(join(this.#dir, f), 'utf8');
-      if (pem.includes('PRIVATE KEY')) continue;
-      try {
-        keys.set(m[1], createPublicKey(pem));
-      } catch {
-        // A malformed key file is the operator's to fix; the device stays unknown until then.
-      }
-    }
-    this.#keys = keys;
-    this.#loadedAt = Date.now();
-  }
-
-  get(deviceId: string): KeyObject | undefined {
-    const k = this.#keys.get(deviceId);
-    if (k === undefined && Date.now() - this.#loadedAt > 2000) {
-      this.#load();
-      return this.#keys.get(deviceId);
-    }
-    return k;
-  }
-}
+export { DirKeyRing } from './evidence/index.js';
 
 export interface MediaOutcome {
   acks: string[];
   stored: number;
   rejected: string[];
+  /** Why, per entry of `rejected`, as a stable code (SpoolRejectCode, or 'evidence' for what the chain and signature checks refused). */
+  rejectCodes: string[];
 }
+
+/**
+ * Why the spool refused a header or part, for counting:
+ * - `header-bounds`: part size or count outside the bounds, or a header for a chunk larger than a device may send
+ * - `unverified`: no registered key, or a header whose link or signature does not verify (checked before anything is spooled)
+ * - `index-bounds`: a chunk index too far ahead of what the session has stored
+ * - `spool-quota`: the device's chunks in the spool would exceed its byte or count quota
+ * - `header-conflict`: a different header for a chunk whose header is already spooled
+ * - `headerless`: a part of a chunk whose header has not arrived, beyond the few the spool keeps waiting for it
+ * - `part-bounds`: a part that does not fit its header (index, count, chunk hash or length)
+ */
+export type SpoolRejectCode = 'header-bounds' | 'unverified' | 'index-bounds' | 'spool-quota' | 'header-conflict' | 'headerless' | 'part-bounds';
 
 /** An outcome of spool maintenance, for the device whose chunks it settled. */
 export interface DeviceOutcome extends MediaOutcome {
@@ -63,10 +34,39 @@ export interface DeviceOutcome extends MediaOutcome {
 }
 
 export interface MediaHandlerOptions {
-  /** Largest chunk accepted (bytes); it is read into memory once complete. Default 256 MiB. */
+  /** Largest chunk accepted (bytes); it is read into memory once complete. Default 64 MiB (a 10 s chunk of 1080p at 8 Mbit/s is 10 MB). */
   maxChunkBytes?: number;
+  /** Largest part payload (bytes). Default MAX_PART_BYTES (128 KiB), what devices send at most. */
+  maxPartBytes?: number;
+  /** Most parts one chunk may be split into. Default 8192. */
+  maxPartsPerChunk?: number;
+  /** Per device: most bytes its chunks may declare in the spool. Default 256 MiB; at least maxChunkBytes. */
+  spoolQuotaBytes?: number;
+  /** Per device: most chunks in the spool (collecting, claimed, verified). Default 64. */
+  spoolQuotaChunks?: number;
+  /** How far a chunk's index may run ahead of its session's stored chain. Default spoolQuotaChunks (chunks ahead wait in the spool anyway). */
+  maxChunksAhead?: number;
+  /** Per device: parts kept waiting for a header that has not arrived (another worker of a share group may be writing it). Default 32. */
+  maxHeaderlessParts?: number;
   /** Spool entries untouched this long are dropped by maintain(). Default 1 h. */
   spoolMaxAgeMs?: number;
+}
+
+type Bounds = Required<Omit<MediaHandlerOptions, 'spoolMaxAgeMs'>>;
+
+function bounds(o: MediaHandlerOptions): Bounds {
+  const quotaChunks = o.spoolQuotaChunks ?? 64;
+  const b: Bounds = {
+    maxChunkBytes: o.maxChunkBytes ?? 64 * 1024 * 1024,
+    maxPartBytes: o.maxPartBytes ?? MAX_PART_BYTES,
+    maxPartsPerChunk: o.maxPartsPerChunk ?? 8192,
+    spoolQuotaBytes: o.spoolQuotaBytes ?? 256 * 1024 * 1024,
+    spoolQuotaChunks: quotaChunks,
+    maxChunksAhead: o.maxChunksAhead ?? quotaChunks,
+    maxHeaderlessParts: o.maxHeaderlessParts ?? 32,
+  };
+  if (b.spoolQuotaBytes < b.maxChunkBytes) throw new Error(`spoolQuotaBytes ${b.spoolQuotaBytes} is below maxChunkBytes ${b.maxChunkBytes}: the largest chunk could never be spooled`);
+  return b;
 }
 
 /** Chains read from disk, reused while chain.ndjson is unchanged (one stat per message instead of a parse). */
@@ -102,12 +102,14 @@ export class MediaHandler {
   readonly #manifests: EvidenceIntake;
   readonly #log: Logger;
   readonly #maxChunkBytes: number;
+  readonly #b: Bounds;
   readonly #chains = new Map<string, CachedChain>();
 
   constructor(storeDir: string, logger: Logger, opts: MediaHandlerOptions = {}) {
     this.#evidenceRoot = join(storeDir, 'evidence');
     this.#keys = new DirKeyRing(join(storeDir, 'keys'));
-    this.#maxChunkBytes = opts.maxChunkBytes ?? 256 * 1024 * 1024;
+    this.#b = bounds(opts);
+    this.#maxChunkBytes = this.#b.maxChunkBytes;
     this.#manifests = new EvidenceIntake({ store: new EvidenceStore(this.#evidenceRoot), keys: this.#keys, maxAssemblyBytes: this.#maxChunkBytes });
     this.spool = new PartSpool({ root: join(storeDir, '_incoming'), maxAgeMs: opts.spoolMaxAgeMs });
     this.#log = logger;
@@ -116,17 +118,17 @@ export class MediaHandler {
   /** Handles one message on nrec/v1/{device}/media/{sub}. */
   async handle(deviceId: string, sub: string | undefined, payload: Buffer): Promise<MediaOutcome> {
     if (sub === 'part') return summarize(await this.#onPart(payload, deviceId), this.#log);
-    if (sub !== 'chunk' && sub !== 'manifest') return { acks: [], stored: 0, rejected: [`unknown media channel "${sub ?? ''}"`] };
+    if (sub !== 'chunk' && sub !== 'manifest') return refused(`unknown media channel "${sub ?? ''}"`);
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
     } catch (err) {
-      return { acks: [], stored: 0, rejected: [`media/${sub}: payload is not JSON (${(err as Error).message})`] };
+      return refused(`media/${sub}: payload is not JSON (${(err as Error).message})`);
     }
     if (sub === 'chunk') return summarize(await this.#onHeader(json, payload, deviceId), this.#log);
     const msg = json as { id?: unknown; manifest?: unknown; deviceId?: unknown };
-    if (typeof msg.id !== 'string') return { acks: [], stored: 0, rejected: ['media/manifest: message has no id'] };
-    if (msg.deviceId !== deviceId) return { acks: [], stored: 0, rejected: [`media/manifest: payload deviceId "${String(msg.deviceId)}" differs from topic device "${deviceId}"`] };
+    if (typeof msg.id !== 'string') return refused('media/manifest: message has no id');
+    if (msg.deviceId !== deviceId) return refused(`media/manifest: payload deviceId "${String(msg.deviceId)}" differs from topic device "${deviceId}"`);
     return summarize([await this.#manifests.onManifest(msg.manifest, msg.id, deviceId)], this.#log);
   }
 
@@ -151,6 +153,12 @@ export class MediaHandler {
     return [...byDevice].map(([deviceId, results]) => ({ deviceId, ...summarize(results, this.#log) }));
   }
 
+  /*
+   * Admission of a header to the spool, before anything of its chunk is
+   * written: its bounds, its signature (so only the holder of the device's key
+   * can take the device's share of the spool), its index against the stored
+   * chain, and the device's quota. Its parts are then held to what it declares.
+   */
   async #onHeader(json: unknown, raw: Buffer, fromDeviceId: string): Promise<IntakeResult[]> {
     const v = chunkHeaderValidator.check(json);
     if (!v.ok) return [{ kind: 'rejected', reason: v.errors.join('; ') }];
@@ -158,20 +166,37 @@ export class MediaHandler {
     const m = h.meta;
     const ref = { deviceId: m.deviceId, sessionId: m.sessionId, index: m.index };
     const key = keyOf(ref);
+    const b = this.#b;
     // The messages below repeat the Reassembler's, so a rejection reads the same whichever stage caught it.
     if (fromDeviceId !== m.deviceId || h.deviceId !== m.deviceId) return [{ kind: 'rejected', key, reason: `header for ${key} arrived from device ${fromDeviceId}` }];
     if (!isValidId(m.deviceId) || !isValidId(m.sessionId)) return [{ kind: 'rejected', key, reason: `header for ${key} has an invalid device or session id` }];
     const expectedParts = Math.max(1, Math.ceil(m.bytes / h.partSize));
     if (h.partCount !== expectedParts) return [{ kind: 'rejected', key, reason: `header for ${key}: ${m.bytes} bytes at partSize ${h.partSize} is ${expectedParts} parts, not ${h.partCount}` }];
-    if (m.bytes > this.#maxChunkBytes) return [{ kind: 'rejected', key, reason: `${key} needs more than the ${this.#maxChunkBytes}-byte reassembly bound` }];
-    const stored = await this.#storedRecord(ref);
-    if (stored !== undefined) {
+    if (m.bytes > b.maxChunkBytes) return [rejected(key, 'header-bounds', `${key} needs more than the ${b.maxChunkBytes}-byte reassembly bound`)];
+    if (h.partSize > b.maxPartBytes) return [rejected(key, 'header-bounds', `header for ${key}: partSize ${h.partSize} is over ${b.maxPartBytes} bytes`)];
+    if (h.partCount > b.maxPartsPerChunk) return [rejected(key, 'header-bounds', `header for ${key}: ${h.partCount} parts is over ${b.maxPartsPerChunk}`)];
+    const stored = await this.#storedChain(ref);
+    const record = stored?.[m.index];
+    if (record?.meta.index === m.index) {
       // A resend of a stored chunk (its ack was lost, or came after the device's resend timer): acknowledge at once.
-      if (stored.link !== h.link) return [{ kind: 'rejected', key, reason: `chunk ${key} conflicts with the stored chunk of that index (a fork)` }];
+      if (record.link !== h.link) return [{ kind: 'rejected', key, reason: `chunk ${key} conflicts with the stored chunk of that index (a fork)` }];
       await this.spool.dropCollecting(ref);
       return [{ kind: 'duplicate', key, ack: h.id }];
     }
-    await this.spool.putHeader(ref, raw);
+    const pub = this.#keys.get(m.deviceId);
+    if (pub === undefined) return [rejected(key, 'unverified', `no registered key for device ${m.deviceId}`)];
+    const sig = checkRecord({ meta: m, prevLink: h.prevLink, link: h.link, sig: h.sig }, pub);
+    if (!sig.ok) return [rejected(key, 'unverified', sig.reason)];
+    const tip = stored?.length ?? 0;
+    if (m.index > tip + b.maxChunksAhead) return [rejected(key, 'index-bounds', `chunk index ${m.index} is ${m.index - tip} ahead of the ${tip} chunks stored for ${m.deviceId}/${m.sessionId} (at most ${b.maxChunksAhead}); the device will resend it`)];
+    if (this.spool.plan(ref) === undefined) {
+      // A new chunk for the spool: it takes its declared size from the device's quota.
+      const u = this.spool.usage(m.deviceId);
+      if (u.chunks + 1 > b.spoolQuotaChunks || u.bytes + m.bytes > b.spoolQuotaBytes) {
+        return [rejected(key, 'spool-quota', `device ${m.deviceId} has ${u.chunks} chunks (${u.bytes} bytes) in the spool; ${key} (${m.bytes} bytes) would pass its quota of ${b.spoolQuotaChunks} chunks or ${b.spoolQuotaBytes} bytes; the device will resend it`)];
+      }
+    }
+    if ((await this.spool.putHeader(ref, raw)) === 'conflict') return [rejected(key, 'header-conflict', `header for ${key} differs from the one already spooled for that chunk`)];
     return this.#ifComplete(ref, (r) => r.link === h.link, h.id);
   }
 
@@ -181,12 +206,28 @@ export class MediaHandler {
     const h = d.header;
     const ref = { deviceId: h.deviceId, sessionId: h.sessionId, index: h.chunkIndex };
     const key = keyOf(ref);
+    const b = this.#b;
     if (fromDeviceId !== h.deviceId) return [{ kind: 'rejected', key, reason: `part of ${key} arrived from device ${fromDeviceId}` }];
-    if (d.payload.length > this.#maxChunkBytes) return [{ kind: 'rejected', key, reason: `part ${h.part} of ${key} is larger than the reassembly bound` }];
+    if (d.payload.length > b.maxPartBytes) return [rejected(key, 'part-bounds', `part ${h.part} of ${key} carries ${d.payload.length} bytes, over ${b.maxPartBytes}`)];
     const stored = await this.#storedRecord(ref);
     if (stored !== undefined) {
       if (stored.meta.sha256 !== h.chunkSha256) return [{ kind: 'rejected', key, reason: `part ${h.part} of ${key} belongs to another chunk than the stored one (a fork)` }];
       return []; // a part of a resent chunk already stored: its header brings the ack
+    }
+    const plan = this.spool.plan(ref);
+    if (plan === undefined) {
+      // The device sends a chunk's header just ahead of its parts, but a share group's worker may
+      // get a part while another is still writing the header: keep a few waiting, no more.
+      const tip = (await this.#storedChain(ref))?.length ?? 0;
+      if (h.chunkIndex > tip + b.maxChunksAhead) return [rejected(key, 'index-bounds', `part ${h.part} of ${key} came without its header, for chunk index ${h.chunkIndex}, ${h.chunkIndex - tip} ahead of the ${tip} chunks stored (at most ${b.maxChunksAhead})`)];
+      const u = this.spool.usage(h.deviceId);
+      if (u.headerlessParts >= b.maxHeaderlessParts) return [rejected(key, 'headerless', `part ${h.part} of ${key} came without its header, and device ${h.deviceId} already has ${u.headerlessParts} parts waiting for theirs (at most ${b.maxHeaderlessParts}); the device will resend the chunk`)];
+      if (u.chunks + 1 > b.spoolQuotaChunks || u.bytes + d.payload.length > b.spoolQuotaBytes) return [rejected(key, 'spool-quota', `part ${h.part} of ${key} came without its header and would pass device ${h.deviceId}'s spool quota`)];
+    } else {
+      const want = partLength(plan, h.part);
+      if (h.parts !== plan.partCount || h.part >= plan.partCount) return [rejected(key, 'part-bounds', `part ${h.part} of ${h.parts} does not fit ${key}, whose header announces ${plan.partCount} parts`)];
+      if (h.chunkSha256 !== plan.sha256) return [rejected(key, 'part-bounds', `part ${h.part} of ${key} names chunk sha256 ${h.chunkSha256.slice(0, 12)}…, the header ${plan.sha256.slice(0, 12)}…`)];
+      if (d.payload.length !== want) return [rejected(key, 'part-bounds', `part ${h.part} of ${key} carries ${d.payload.length} bytes; its header makes it ${want}`)];
     }
     await this.spool.putPart(ref, h.part, frame);
     this.#log.debug({ chunk: key, part: h.part }, 'evidence part spooled');
@@ -254,6 +295,12 @@ export class MediaHandler {
 
   /** The stored record of a chunk, read from chain.ndjson (which any worker may have extended). */
   async #storedRecord(ref: ChunkRef): Promise<ChunkRecord | undefined> {
+    const rec = (await this.#storedChain(ref))?.[ref.index];
+    return rec?.meta.index === ref.index ? rec : undefined;
+  }
+
+  /** A session's stored chain (undefined when nothing is stored), cached while chain.ndjson is unchanged. */
+  async #storedChain(ref: ChunkRef): Promise<readonly ChunkRecord[] | undefined> {
     const s = `${ref.deviceId}/${ref.sessionId}`;
     const path = join(this.#evidenceRoot, ref.deviceId, ref.sessionId, CHAIN_FILE);
     // Synchronous: one stat per message, cheaper than a thread-pool round trip (see PartSpool #put).
@@ -268,8 +315,7 @@ export class MediaHandler {
     }
     this.#chains.delete(s); // re-inserted last: the map's order is recency
     this.#chains.set(s, c);
-    const rec = c.records[ref.index];
-    return rec?.meta.index === ref.index ? rec : undefined;
+    return c.records;
   }
 }
 
@@ -277,8 +323,18 @@ function keyOf(ref: ChunkRef): string {
   return `${ref.deviceId}/${ref.sessionId}/${ref.index}`;
 }
 
+/** A spool refusal, with its code. */
+function rejected(key: string, code: SpoolRejectCode, reason: string): IntakeResult {
+  return { kind: 'rejected', key, reason, code };
+}
+
+/** An outcome of one refusal that names no chunk. */
+function refused(reason: string): MediaOutcome {
+  return { acks: [], stored: 0, rejected: [reason], rejectCodes: ['evidence'] };
+}
+
 function summarize(results: IntakeResult[], log: Logger): MediaOutcome {
-  const out: MediaOutcome = { acks: [], stored: 0, rejected: [] };
+  const out: MediaOutcome = { acks: [], stored: 0, rejected: [], rejectCodes: [] };
   for (const r of results) {
     if (r.kind === 'stored' || r.kind === 'manifest') {
       out.stored++;
@@ -289,6 +345,7 @@ function summarize(results: IntakeResult[], log: Logger): MediaOutcome {
       out.acks.push(r.ack);
     } else if (r.kind === 'rejected') {
       out.rejected.push(`${r.key ?? ''}: ${r.reason}`);
+      out.rejectCodes.push(r.code ?? 'evidence');
     } else if (r.kind === 'held') {
       log.debug({ chunk: r.key, reason: r.reason }, 'evidence chunk verified, parked in the spool for its predecessor');
     }

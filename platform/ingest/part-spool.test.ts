@@ -8,7 +8,7 @@ import { PartSpool, type ChunkRef } from './part-spool.js';
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 const ref: ChunkRef = { deviceId: 'dev-1', sessionId: 'sess-1', index: 4 };
-const header = (partCount: number) => JSON.stringify({ id: 'h-4', partCount });
+const header = (partCount: number) => JSON.stringify({ id: 'h-4', partCount, partSize: 8, link: 'l-4', meta: { bytes: 8 * partCount, sha256: 's-4' } });
 const frame = (i: number) => Buffer.from(`frame ${i}`);
 
 async function root(): Promise<string> {
@@ -159,7 +159,8 @@ describe('PartSpool', () => {
 
   it('refuses ids and numbers that could leave the spool', async () => {
     const spool = new PartSpool({ root: await root() });
-    expect(() => spool.putHeader({ ...ref, deviceId: '..' }, '{}')).toThrow(/invalid device or session id/);
+    expect(() => spool.putHeader({ ...ref, deviceId: '..' }, header(1))).toThrow(/invalid device or session id/);
+    expect(() => spool.putHeader(ref, '{"partCount":1}')).toThrow(/no usable partCount, partSize and meta.bytes/);
     expect(() => spool.putPart({ ...ref, sessionId: 'a/../../b' }, 0, frame(0))).toThrow(/invalid device or session id/);
     expect(() => spool.putPart({ ...ref, index: -1 }, 0, frame(0))).toThrow(/invalid chunk index/);
     expect(() => spool.putPart(ref, 1.5, frame(0))).toThrow(/invalid part number/);

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId } from '../../protocol/index.js';
 import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from './spool-lock.js';
+import { CLAIM_RE, HEADER, INDEX_RE, PART_RE, TMP, VERIFIED_RE, listSync, partFile } from './spool-layout.js';
+import { planOf, samePlan, type ChunkPlan } from './spool-plan.js';
+import { ChunkProgress, SpoolMeter, type SpoolUsage } from './spool-progress.js';
+
+export type { SpoolUsage } from './spool-progress.js';
 
 /*
  * Chunk headers and binary parts on disk in the shared store, so that ingest
@@ -19,7 +24,10 @@ import { isLockEntry, ownerGone, processAlive, withDirLock, type Owner } from '.
  *   .tmp/                                                        files being written
  *
  * Files are written to .tmp and renamed in, so a chunk directory only ever
- * holds whole files. Nothing is fsync'ed: a chunk is acknowledged to the
+ * holds whole files. A chunk's header is never replaced by a different one
+ * (putHeader says "conflict"); what it declares bounds the chunk's parts
+ * (spool-plan.ts, checked by the MediaHandler) and its place in the device's
+ * quota (usage(), spool-progress.ts). Nothing is fsync'ed: a chunk is acknowledged to the
  * device only once stored (with fsync) in the evidence store, and the device
  * sends again whatever was not acknowledged, so a spool lost to a power cut
  * costs a resend, never evidence. Claims are renames, which exactly one
@@ -57,6 +65,8 @@ export interface PartSpoolOptions {
   root: string;
   /** Chunk directories untouched this long are dropped by sweep() (default 1 h; the device resends every 2 min while unacknowledged). */
   maxAgeMs?: number;
+  /** Collecting directories that still have no header are dropped after this long instead (default 2 min). */
+  headerlessMaxAgeMs?: number;
   /** A session lock older than this is taken over (default 30 s). */
   lockStaleMs?: number;
   /** A claim older than this is taken over even from a live worker (default 10 min). */
@@ -67,24 +77,21 @@ export interface PartSpoolOptions {
   self?: Owner;
 }
 
-const HEADER = 'header.json';
-const TMP = '.tmp';
-const CLAIM_RE = /^(\d+)\.claimed-(.+)\.(\d+)\.([0-9a-f]+)$/;
-const VERIFIED_RE = /^(\d+)\.verified$/;
-const INDEX_RE = /^\d+$/;
-const PART_RE = /^part-(\d+)\.bin$/;
-
 /** The file-backed spool of chunks in flight, shared by every worker on one store. */
 export class PartSpool {
   readonly root: string;
   readonly #o: Required<Omit<PartSpoolOptions, 'root'>>;
   readonly #token: string;
+  readonly #progress = new ChunkProgress();
+  readonly #meter: SpoolMeter;
 
   constructor(o: PartSpoolOptions) {
     this.root = o.root;
+    this.#meter = new SpoolMeter(o.root);
     // `??`, not a spread: an option passed as undefined means the default.
     this.#o = {
       maxAgeMs: o.maxAgeMs ?? 3_600_000,
+      headerlessMaxAgeMs: o.headerlessMaxAgeMs ?? 120_000,
       lockStaleMs: o.lockStaleMs ?? 30_000,
       claimStaleMs: o.claimStaleMs ?? 600_000,
       now: o.now ?? Date.now,
@@ -107,15 +114,42 @@ export class PartSpool {
     return join(this.sessionDir(ref.deviceId, ref.sessionId), `${ref.index}${suffix}`);
   }
 
-  /** Writes a chunk's JSON header. */
-  putHeader(ref: ChunkRef, json: string | Uint8Array): Promise<void> {
-    return this.#put(this.#chunkDir(ref), HEADER, json);
+  /**
+   * Writes a chunk's JSON header (the raw message). A header already there is
+   * kept: "same" when this one describes the same chunk split the same way (a
+   * resend), "conflict" when not (nothing is written). Parts that arrived before
+   * the header and lie beyond its part count are removed.
+   */
+  putHeader(ref: ChunkRef, json: string | Uint8Array): Promise<'written' | 'same' | 'conflict'> {
+    const dir = this.#chunkDir(ref);
+    const plan = planOf(json);
+    if (plan === undefined) throw new Error(`header for ${keyOf(ref)} has no usable partCount, partSize and meta.bytes`);
+    return this.#putHeader(ref, dir, plan, json);
+  }
+
+  async #putHeader(ref: ChunkRef, dir: string, plan: ChunkPlan, json: string | Uint8Array): Promise<'written' | 'same' | 'conflict'> {
+    const existing = this.plan(ref);
+    if (existing !== undefined) return samePlan(existing, plan) ? 'same' : 'conflict';
+    const early = existsSync(dir);
+    await this.#put(dir, HEADER, json);
+    if (early) {
+      for (const n of listSync(dir)) {
+        const m = PART_RE.exec(n);
+        if (m !== null && Number(m[1]) >= plan.partCount) rmSync(join(dir, n), { force: true });
+      }
+    }
+    return 'written';
+  }
+
+  /** The plan of the header in a chunk's collecting directory; undefined while it has none. */
+  plan(ref: ChunkRef): ChunkPlan | undefined {
+    return this.#progress.plan(this.#chunkDir(ref));
   }
 
   /** Writes one part frame as received. */
   putPart(ref: ChunkRef, part: number, frame: Uint8Array): Promise<void> {
     if (!Number.isSafeInteger(part) || part < 0) throw new Error(`invalid part number ${part} for the spool`);
-    return this.#put(this.#chunkDir(ref), `part-${part}.bin`, frame);
+    return this.#put(this.#chunkDir(ref), partFile(part), frame);
   }
 
   /*
@@ -158,23 +192,14 @@ export class PartSpool {
     }
   }
 
-  /** True when the chunk's collecting directory holds its header and every part the header announces. */
+  /** True when the chunk's collecting directory holds its header and every part the header announces (spool-progress.ts: O(1) calls per part). */
   async isComplete(ref: ChunkRef): Promise<boolean> {
-    const dir = this.#chunkDir(ref);
-    const partCount = readPartCountSync(join(dir, HEADER));
-    if (partCount === undefined) return false;
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return false;
-    }
-    const have = new Set<number>();
-    for (const n of names) {
-      const m = PART_RE.exec(n);
-      if (m !== null && Number(m[1]) < partCount) have.add(Number(m[1]));
-    }
-    return have.size === partCount;
+    return this.#progress.isComplete(this.#chunkDir(ref));
+  }
+
+  /** What a device holds in the spool, for its quota (spool-progress.ts). */
+  usage(deviceId: string): SpoolUsage {
+    return this.#meter.usage(deviceId);
   }
 
   /** Takes a complete chunk for this worker; undefined when another took it first. */
@@ -195,6 +220,7 @@ export class PartSpool {
 
   async #take(ref: ChunkRef, from: string): Promise<Claim | undefined> {
     const dir = this.#chunkDir(ref, `.claimed-${this.#token}`);
+    this.#progress.forget(from);
     try {
       await rename(from, dir);
     } catch (err) {
@@ -208,10 +234,10 @@ export class PartSpool {
   /** The claimed chunk's header text and its part frames in order. */
   async read(c: Claim): Promise<{ header: string; frames: Buffer[] }> {
     const header = await readFile(join(c.dir, HEADER), 'utf8');
-    const partCount = readPartCountSync(join(c.dir, HEADER));
+    const partCount = planOf(header)?.partCount;
     if (partCount === undefined) throw new Error(`${c.dir}/${HEADER} has no partCount`);
     const frames: Buffer[] = [];
-    for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, `part-${i}.bin`)));
+    for (let i = 0; i < partCount; i++) frames.push(await readFile(join(c.dir, partFile(i))));
     return { header, frames };
   }
 
@@ -242,6 +268,7 @@ export class PartSpool {
 
   /** Removes a chunk's collecting directory (copies of a chunk already stored). */
   dropCollecting(ref: ChunkRef): Promise<void> {
+    this.#progress.forget(this.#chunkDir(ref));
     return rm(this.#chunkDir(ref), { recursive: true, force: true, maxRetries: 3 });
   }
 
@@ -293,7 +320,9 @@ export class PartSpool {
           if (now - (await mtime(path)) > (name === '.lock' ? this.#o.maxAgeMs : this.#o.lockStaleMs)) await rm(path, { recursive: true, force: true });
           continue;
         }
-        if (now - (await mtime(path)) <= this.#o.maxAgeMs) continue;
+        // A collecting directory whose header never came: parts of nothing the device announced.
+        const maxAge = INDEX_RE.test(name) && !existsSync(join(path, HEADER)) ? this.#o.headerlessMaxAgeMs : this.#o.maxAgeMs;
+        if (now - (await mtime(path)) <= maxAge) continue;
         report.bytes += await dirBytes(path);
         await rm(path, { recursive: true, force: true, maxRetries: 3 });
         report.chunks++;
@@ -319,13 +348,8 @@ export class PartSpool {
   }
 }
 
-function readPartCountSync(path: string): number | undefined {
-  try {
-    const n = (JSON.parse(readFileSync(path, 'utf8')) as { partCount?: unknown }).partCount;
-    return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
+function keyOf(ref: ChunkRef): string {
+  return `${ref.deviceId}/${ref.sessionId}/${ref.index}`;
 }
 
 async function names(dir: string): Promise<string[]> {

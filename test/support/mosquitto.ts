@@ -21,6 +21,8 @@ export interface MosquittoOptions {
   dataDir?: string;
   /** Files written into the broker's directory before it starts (an ACL, a password file), by name. */
   files?: Record<string, string>;
+  /** More listeners: a free port for each name, `{port:NAME}` in the config, `ports[NAME]` on the broker. */
+  namedPorts?: string[];
 }
 
 /**
@@ -30,14 +32,17 @@ export interface MosquittoOptions {
  */
 export class Mosquitto {
   readonly port: number;
+  /** The ports of `namedPorts`. */
+  readonly ports: Readonly<Record<string, number>>;
   readonly url: string;
   readonly dir: TempDir;
   #child: ChildProcess | undefined;
   #log = '';
   readonly #opts: MosquittoOptions;
 
-  private constructor(port: number, dir: TempDir, opts: MosquittoOptions) {
+  private constructor(port: number, ports: Record<string, number>, dir: TempDir, opts: MosquittoOptions) {
     this.port = port;
+    this.ports = ports;
     this.dir = dir;
     this.url = `mqtt://127.0.0.1:${port}`;
     this.#opts = opts;
@@ -45,7 +50,16 @@ export class Mosquitto {
 
   /** Starts a broker and resolves once it accepts TCP connections. */
   static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
-    const m = new Mosquitto(opts.port ?? (await freePort()), await makeTempDir('nrec-mosq-'), opts);
+    const port = opts.port ?? (await freePort());
+    const ports: Record<string, number> = {};
+    const taken = new Set([port]);
+    for (const name of opts.namedPorts ?? []) {
+      let p = await freePort();
+      while (taken.has(p)) p = await freePort(); // the kernel may hand out a just-freed port again
+      taken.add(p);
+      ports[name] = p;
+    }
+    const m = new Mosquitto(port, ports, await makeTempDir('nrec-mosq-'), opts);
     await m.#spawn();
     return m;
   }
@@ -58,7 +72,8 @@ export class Mosquitto {
   async #spawn(): Promise<void> {
     const bin = requireTool('mosquitto', ['/usr/sbin/mosquitto']);
     const dataDir = this.#opts.dataDir ?? this.dir.path;
-    const fill = (s: string) => s.replaceAll('{port}', String(this.port)).replaceAll('{dir}', this.dir.path);
+    const fill = (s: string) => Object.entries(this.ports).reduce((t, [name, port]) => t.replaceAll(`{port:${name}}`, String(port)), s)
+      .replaceAll('{port}', String(this.port)).replaceAll('{dir}', this.dir.path);
     const listener = this.#opts.listenerConfig ?? 'listener {port} 127.0.0.1\nallow_anonymous true';
     const persist = this.#opts.persistence === true || this.#opts.dataDir !== undefined;
     const conf = [

@@ -18,7 +18,7 @@ export type IntakeResult =
   | { kind: 'stored'; key: string; ack: string; path: string }
   | { kind: 'duplicate'; key: string; ack: string }
   | { kind: 'held'; key: string; reason: string }
-  | { kind: 'rejected'; key?: string; reason: string }
+  | { kind: 'rejected'; key?: string; reason: string; code?: string }
   | { kind: 'manifest'; key: string; ack: string; path: string };
 
 export interface IntakeOptions {
