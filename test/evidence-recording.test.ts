@@ -76,6 +76,15 @@ describe('evidence recording', () => {
     expect(Math.abs(joined.durationS - recordedS), `concatenated ${joined.durationS} s vs recorded ${recordedS} s`).toBeLessThanOrEqual(1);
     expect(Math.abs(joined.videoFrames / FPS - recordedS), `${joined.videoFrames} frames at ${FPS} fps vs recorded ${recordedS} s`).toBeLessThanOrEqual(1);
 
+    // The platform store indexes the visit: every chunk, its file, and the manifest verified against them.
+    const visit = await waitFor('the visit indexed as verified', async () => {
+      const v = await world.ingest.store.visit(world.deviceId, session.sessionId);
+      return v?.verification === 'verified' ? v : undefined;
+    }, 20_000, 250);
+    expect(visit).toMatchObject({ visitId: VISIT, trigger: 'visit', state: 'closed' });
+    expect(visit.chunks.map((c) => c.sha256)).toEqual(session.chain.map((r) => r.meta.sha256));
+    expect(visit.chunks.map((c) => c.path)).toEqual(session.files.map((f) => join(session.dir, f)));
+
     const verify = await runVerify(world.storeDir);
     expect(verify.output).toContain(`${world.deviceId}/${session.sessionId}: ${session.chain.length} chunks, manifest — OK`);
     expect(verify.code, verify.output).toBe(0);

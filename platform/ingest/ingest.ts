@@ -188,8 +188,8 @@ export class Ingest extends EventEmitter<IngestEvents> {
 
   #maintainMedia(): Promise<void> {
     this.#maintaining ??= this.media!.maintain().then(
-      (outcomes) => {
-        for (const r of outcomes) this.#intake.mediaSettled(r.deviceId, r);
+      async (outcomes) => {
+        for (const r of outcomes) await this.#intake.mediaSettled(r.deviceId, r);
       },
       (err: Error) => this.#o.logger.error({ err: err.message }, 'ingest could not maintain the evidence spool'),
     ).finally(() => {

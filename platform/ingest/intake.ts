@@ -163,13 +163,40 @@ export class Intake extends EventEmitter<IntakeEvents> {
       this.emit('rejected', r.topic, `${r.category}: ${r.detail}`);
       if (r.deviceId !== undefined && r.msgId !== undefined) confirm.rejected(r.deviceId, r.msgId, `${r.category}: ${r.detail}`);
     }
+    // The evidence files are on disk: index them before confirming (a failure here fails the batch,
+    // the broker redelivers, and the repeat is indexed again: indexing is idempotent).
+    for (const m of media) await this.#index(m.outcome);
     for (const m of media) this.#media(confirm, m.deviceId, m.sub, m.outcome);
     const out = confirm.drain();
     if (out.length > 0) this.emit('confirm', out);
   }
 
-  /** Evidence the spool upkeep stored outside any batch (a crashed worker's chunks): confirm it too. */
-  mediaSettled(deviceId: string, outcome: MediaOutcome): void {
+  /** Records evidence on disk in the store's index; a manifest waiting for chunks is checked again when they come. */
+  async #index(outcome: MediaOutcome): Promise<void> {
+    const media = this.#o.media;
+    if (media === undefined) return;
+    const sessions = new Map<string, { deviceId: string; sessionId: string }>();
+    for (const item of outcome.indexed) {
+      const now = Date.now();
+      if (item.kind === 'chunk') {
+        await this.#o.store.recordChunk({ record: item.record, path: item.path, verified: true, storedAt: now });
+        sessions.set(`${item.record.meta.deviceId}/${item.record.meta.sessionId}`, { deviceId: item.record.meta.deviceId, sessionId: item.record.meta.sessionId });
+      } else {
+        const state = await media.manifestState(item.manifest);
+        await this.#o.store.recordManifest({ manifest: item.manifest, path: item.path, verification: state.verification, detail: state.detail, storedAt: now });
+      }
+    }
+    for (const { deviceId, sessionId } of sessions.values()) {
+      const visit = await this.#o.store.visit(deviceId, sessionId);
+      if (visit?.manifest === undefined || visit.verification !== 'pending' || visit.manifestPath === undefined) continue;
+      const state = await media.manifestState(visit.manifest);
+      if (state.verification !== 'pending') await this.#o.store.recordManifest({ manifest: visit.manifest, path: visit.manifestPath, verification: state.verification, detail: state.detail, storedAt: Date.now() });
+    }
+  }
+
+  /** Evidence the spool upkeep stored outside any batch (a crashed worker's chunks): index and confirm it too. */
+  async mediaSettled(deviceId: string, outcome: MediaOutcome): Promise<void> {
+    await this.#index(outcome);
     const confirm = new Confirmer();
     this.#media(confirm, deviceId, 'chunk', outcome);
     for (const reason of outcome.rejected) {

@@ -31,7 +31,7 @@ const partMsgs = (c: SignedChunk, partSize = PART) => c.parts(partSize).map((pay
 
 /** Sends messages in order; merges the outcomes. */
 async function send(h: MediaHandler, msgs: Array<{ sub: string; payload: Buffer }>): Promise<MediaOutcome> {
-  const all: MediaOutcome = { acks: [], stored: 0, rejected: [], rejectCodes: [] };
+  const all: MediaOutcome = { acks: [], stored: 0, indexed: [], rejected: [], rejectCodes: [] };
   for (const m of msgs) {
     const r = await h.handle('dev-1', m.sub, m.payload);
     all.acks.push(...r.acks);

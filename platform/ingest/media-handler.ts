@@ -1,16 +1,20 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/logger.js';
-import { chunkHeaderValidator, decodePart, isValidId, MAX_PART_BYTES, type ChunkRecord } from '../../protocol/index.js';
-import { CHAIN_FILE, checkRecord, DirKeyRing, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult } from './evidence/index.js';
+import { chunkHeaderValidator, decodePart, isValidId, MAX_PART_BYTES, type ChunkRecord, type Manifest } from '../../protocol/index.js';
+import { CHAIN_FILE, chunkFileName, checkRecord, DirKeyRing, EvidenceIntake, EvidenceStore, readChainFile, type IntakeResult } from './evidence/index.js';
 import { PartSpool, type ChunkRef, type Claim } from './part-spool.js';
 import { partLength } from './spool-plan.js';
 
 export { DirKeyRing } from './evidence/index.js';
 
+/** Evidence now on disk, for the store's index (a repeat is indexed again: indexing is idempotent). */
+export type EvidenceIndexItem = { kind: 'chunk'; record: ChunkRecord; path: string } | { kind: 'manifest'; manifest: Manifest; path: string };
+
 export interface MediaOutcome {
   acks: string[];
   stored: number;
+  indexed: EvidenceIndexItem[];
   rejected: string[];
   /** Why, per entry of `rejected`, as a stable code (SpoolRejectCode, or 'evidence' for what the chain and signature checks refused). */
   rejectCodes: string[];
@@ -181,7 +185,7 @@ export class MediaHandler {
       // A resend of a stored chunk (its ack was lost, or came after the device's resend timer): acknowledge at once.
       if (record.link !== h.link) return [{ kind: 'rejected', key, reason: `chunk ${key} conflicts with the stored chunk of that index (a fork)` }];
       await this.spool.dropCollecting(ref);
-      return [{ kind: 'duplicate', key, ack: h.id }];
+      return [{ kind: 'duplicate', key, ack: h.id, record, path: this.#chunkPath(record) }];
     }
     const pub = this.#keys.get(m.deviceId);
     if (pub === undefined) return [rejected(key, 'unverified', `no registered key for device ${m.deviceId}`)];
@@ -242,7 +246,7 @@ export class MediaHandler {
     const stored = await this.#storedRecord(ref);
     if (stored !== undefined && same(stored)) {
       await this.spool.dropCollecting(ref);
-      return ack === undefined ? [] : [{ kind: 'duplicate', key: keyOf(ref), ack }];
+      return ack === undefined ? [] : [{ kind: 'duplicate', key: keyOf(ref), ack, record: stored, path: this.#chunkPath(stored) }];
     }
     return [{ kind: 'partial', key: keyOf(ref) }];
   }
@@ -293,6 +297,32 @@ export class MediaHandler {
     return results.length > 0 ? results : [{ kind: 'rejected', key, reason: `spooled chunk ${key} did not reassemble` }];
   }
 
+  /** Where the evidence store keeps a chunk's bytes. */
+  #chunkPath(r: ChunkRecord): string {
+    return join(this.#evidenceRoot, r.meta.deviceId, r.meta.sessionId, chunkFileName(r.meta.index));
+  }
+
+  /**
+   * How far a manifest is borne out by what is stored: verified when every chunk it lists is in the
+   * session's stored chain with the same link (each was checked, bytes and signature, when stored)
+   * and the chain ends at its last link; pending while some are still on their way.
+   */
+  async manifestState(m: Manifest): Promise<{ verification: 'verified' | 'pending' | 'failed'; detail?: string }> {
+    const r = await readChainFile(join(this.#evidenceRoot, m.deviceId, m.sessionId, CHAIN_FILE));
+    const chain = r.ok ? r.records : [];
+    const missing: number[] = [];
+    for (const c of m.chunks) {
+      const s = chain[c.meta.index];
+      if (s === undefined) missing.push(c.meta.index);
+      else if (s.link !== c.link) return { verification: 'failed', detail: `chunk ${c.meta.index}: the manifest's link differs from the stored chunk's` };
+    }
+    if (missing.length > 0) return { verification: 'pending', detail: `${missing.length} of ${m.chunks.length} chunks not stored yet (first: ${missing[0]})` };
+    if (chain.length > m.chunks.length) return { verification: 'failed', detail: `the store holds ${chain.length} chunks, the manifest lists ${m.chunks.length}` };
+    const last = m.chunks.at(-1);
+    if (last !== undefined && last.link !== m.lastLink) return { verification: 'failed', detail: 'the manifest\'s lastLink is not its last chunk\'s link' };
+    return { verification: 'verified' };
+  }
+
   /** The stored record of a chunk, read from chain.ndjson (which any worker may have extended). */
   async #storedRecord(ref: ChunkRef): Promise<ChunkRecord | undefined> {
     const rec = (await this.#storedChain(ref))?.[ref.index];
@@ -330,12 +360,15 @@ function rejected(key: string, code: SpoolRejectCode, reason: string): IntakeRes
 
 /** An outcome of one refusal that names no chunk. */
 function refused(reason: string): MediaOutcome {
-  return { acks: [], stored: 0, rejected: [reason], rejectCodes: ['evidence'] };
+  return { acks: [], stored: 0, indexed: [], rejected: [reason], rejectCodes: ['evidence'] };
 }
 
 function summarize(results: IntakeResult[], log: Logger): MediaOutcome {
-  const out: MediaOutcome = { acks: [], stored: 0, rejected: [], rejectCodes: [] };
+  const out: MediaOutcome = { acks: [], stored: 0, indexed: [], rejected: [], rejectCodes: [] };
   for (const r of results) {
+    if (r.kind === 'stored') out.indexed.push({ kind: 'chunk', record: r.record, path: r.path });
+    if (r.kind === 'manifest') out.indexed.push({ kind: 'manifest', manifest: r.manifest, path: r.path });
+    if (r.kind === 'duplicate' && r.record !== undefined && r.path !== undefined) out.indexed.push({ kind: 'chunk', record: r.record, path: r.path });
     if (r.kind === 'stored' || r.kind === 'manifest') {
       out.stored++;
       out.acks.push(r.ack);

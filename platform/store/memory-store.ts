@@ -1,5 +1,6 @@
 import type { DeviceStream } from '../../protocol/index.js';
 import type { AcceptedMessage, CommitResult, IngestStore, RejectedInput, StoreCounts, StoredMessage } from './types.js';
+import type { ChunkIndexInput, ManifestIndexInput, VisitView } from './views.js';
 
 /**
  * The store contract in memory, for unit tests of the policy above it (the
@@ -49,6 +50,31 @@ export class MemoryStore implements IngestStore {
     const rejectReasons: Record<string, number> = {};
     for (const r of this.#rejected) rejectReasons[r.category] = (rejectReasons[r.category] ?? 0) + 1;
     return { devices: devices.size, messages, rejected: this.#rejected.length, rejectReasons };
+  }
+
+  readonly chunks = new Map<string, ChunkIndexInput>();
+  readonly manifests = new Map<string, ManifestIndexInput>();
+
+  async recordChunk(c: ChunkIndexInput): Promise<boolean> {
+    if (this.failWith !== undefined) throw this.failWith;
+    const key = `${c.record.meta.deviceId}/${c.record.meta.sessionId}/${c.record.meta.index}`;
+    if (this.chunks.has(key)) return false;
+    this.chunks.set(key, c);
+    return true;
+  }
+
+  async recordManifest(m: ManifestIndexInput): Promise<boolean> {
+    if (this.failWith !== undefined) throw this.failWith;
+    const key = `${m.manifest.deviceId}/${m.manifest.sessionId}`;
+    const before = this.manifests.get(key);
+    this.manifests.set(key, m);
+    return before?.verification !== m.verification || before.manifest.lastLink !== m.manifest.lastLink;
+  }
+
+  async visit(deviceId: string, sessionId: string): Promise<VisitView | undefined> {
+    const m = this.manifests.get(`${deviceId}/${sessionId}`);
+    if (m === undefined) return undefined;
+    return { verification: m.verification, manifest: m.manifest } as VisitView;
   }
 
   async close(): Promise<void> {

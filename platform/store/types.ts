@@ -103,6 +103,10 @@ export interface IngestStore {
   rejected(): Promise<Array<Omit<RejectedInput, 'payload'> & { payload: string }>>;
   counts(): Promise<StoreCounts>;
   close(): Promise<void>;
+  /** The evidence index (see PlatformStore): the ingest records what the evidence store has on disk. */
+  recordChunk(chunk: ChunkIndexInput): Promise<boolean>;
+  recordManifest(manifest: ManifestIndexInput): Promise<boolean>;
+  visit(deviceId: string, sessionId: string): Promise<VisitView | undefined>;
 }
 
 /** Why a store operation failed, for the caller to branch on (never on the message text). */

@@ -1,6 +1,7 @@
-import { chunkHeaderValidator, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkHeader, type ChunkRecord } from '../../../protocol/media.js';
+import { join } from 'node:path';
+import { chunkHeaderValidator, manifestDigest, manifestValidator, verifyDigestSignature, type ChunkHeader, type ChunkRecord, type Manifest } from '../../../protocol/media.js';
 import { checkBytes, checkRecord, continuity } from './chunk-verify.js';
-import type { EvidenceStore } from './evidence-store.js';
+import { chunkFileName, type EvidenceStore } from './evidence-store.js';
 import type { KeyRing } from './keys.js';
 import { Reassembler } from './reassembler.js';
 
@@ -15,11 +16,11 @@ import { Reassembler } from './reassembler.js';
 
 export type IntakeResult =
   | { kind: 'partial'; key: string }
-  | { kind: 'stored'; key: string; ack: string; path: string }
-  | { kind: 'duplicate'; key: string; ack: string }
+  | { kind: 'stored'; key: string; ack: string; path: string; record: ChunkRecord }
+  | { kind: 'duplicate'; key: string; ack: string; record?: ChunkRecord; path?: string }
   | { kind: 'held'; key: string; reason: string }
   | { kind: 'rejected'; key?: string; reason: string; code?: string }
-  | { kind: 'manifest'; key: string; ack: string; path: string };
+  | { kind: 'manifest'; key: string; ack: string; path: string; manifest: Manifest };
 
 export interface IntakeOptions {
   store: EvidenceStore;
@@ -73,7 +74,7 @@ export class EvidenceIntake {
       if (c.meta.deviceId !== m.deviceId || c.meta.sessionId !== m.sessionId) return { kind: 'rejected', key, reason: `manifest of ${key} lists chunk ${c.meta.deviceId}/${c.meta.sessionId}/${c.meta.index}` };
     }
     const r = await this.#o.store.storeManifest(m);
-    return r.ok ? { kind: 'manifest', key, ack, path: r.path } : { kind: 'rejected', key, reason: r.reason };
+    return r.ok ? { kind: 'manifest', key, ack, path: r.path, manifest: m } : { kind: 'rejected', key, reason: r.reason };
   }
 
   /** Bytes held in memory: incomplete chunks plus complete ones waiting for an earlier chunk. */
@@ -101,14 +102,14 @@ export class EvidenceIntake {
     const c = continuity(record, last === undefined ? undefined : { index: last.meta.index, link: last.link });
     if (c.kind === 'behind') {
       return chain[m.index]?.link === record.link
-        ? [{ kind: 'duplicate', key, ack: header.id }]
+        ? [{ kind: 'duplicate', key, ack: header.id, record: chain[m.index], path: join(this.#o.store.sessionDir(m.deviceId, m.sessionId), chunkFileName(m.index)) }]
         : [{ kind: 'rejected', key, reason: `chunk ${key} conflicts with the stored chunk of that index (a fork)` }];
     }
     if (c.kind === 'broken') return [{ kind: 'rejected', key, reason: c.reason ?? 'chain broken' }];
     if (c.kind === 'ahead') return [this.#hold(header, bytes, c.reason ?? 'waiting for an earlier chunk')];
     const stored = await this.#o.store.storeChunk(record, bytes);
     if (!stored.ok) return [{ kind: 'rejected', key, reason: stored.reason }];
-    const results: IntakeResult[] = [{ kind: 'stored', key, ack: header.id, path: stored.path }];
+    const results: IntakeResult[] = [{ kind: 'stored', key, ack: header.id, path: stored.path, record }];
     const next = this.#takeHeld(m.deviceId, m.sessionId, m.index + 1);
     if (next !== undefined) results.push(...(await this.#complete(next.header, next.bytes)));
     return results;
