@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AlarmService } from './alarm/alarm-service.js';
+import { DiskReserve } from './alarm/disk-reserve.js';
+import { ensurePrivateDir } from './config/private-files.js';
 import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline, realScheduler, SosMachine, Feedback, type InputLine } from './button/index.js';
 import { registerBuiltins } from './commands/builtin-commands.js';
 import { CommandRegistry } from './commands/command-registry.js';
@@ -58,9 +60,16 @@ export async function main(argv: string[]): Promise<number> {
 export async function startAgent(config: Config, configPath: string, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const startedAt = Date.now();
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // Raised before anything writes: whatever happens next, the alarm path keeps its own space.
+  const modeNotes: string[] = [];
+  const dirNote = await ensurePrivateDir(config.dataDir, 'data directory (dataDir)');
+  if (dirNote !== undefined) modeNotes.push(dirNote);
+  const reserve = new DiskReserve(join(config.dataDir, 'alarm-reserve'), { bytes: config.transport.alarmReserveBytes });
+  await reserve.refill();
+  if (reserve.heldBytes < reserve.bytes) logger.error({ heldBytes: reserve.heldBytes, wantedBytes: reserve.bytes }, 'disk too full for the whole alarm reserve; refilled when there is room');
   const outbox = Outbox.open(join(config.dataDir, 'outbox.db'), { capacityBytes: config.transport.outboxCapacityBytes, thinKeepEvery: config.transport.thinKeepEvery });
   const envelope = new Envelope(config.deviceId);
-  const session = await sessionFromConfig(config);
+  const session = await sessionFromConfig(config, (note) => modeNotes.push(note));
   const transport = new Transport({
     envelope,
     outbox,
@@ -73,6 +82,19 @@ export async function startAgent(config: Config, configPath: string, logger: Log
 
   const storage = new StorageReporter((body) => transport.send('alarm', 'event', body));
   outbox.on('evicted', (e: EvictedEvent) => storage.onEvicted(e));
+  for (const note of modeNotes) {
+    logger.warn({ note }, 'private file modes');
+    transport.event({ kind: 'security.file-mode', severity: 'warning', message: note });
+  }
+  // A reserve given up for an alarm comes back once the disk has room (a reserve's worth beyond it).
+  const reserveRefill = setInterval(() => {
+    if (reserve.releasedBytes === 0) return;
+    void reserve.refill(reserve.bytes).then(
+      (held) => (held === reserve.bytes ? logger.info({ heldBytes: held }, 'alarm disk reserve restored') : undefined),
+      (err: Error) => logger.warn({ err: err.message }, 'alarm disk reserve not refilled'),
+    );
+  }, 30_000);
+  reserveRefill.unref();
 
   const commands = new CommandRegistry(join(config.dataDir, 'commands.db'), config.deviceId, logger);
   transport.on('command', (payload: Buffer) => {
@@ -90,7 +112,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     thermalRoot: config.health.thermalRoot,
     clockSyncFile: config.health.clockSyncFile,
     dataDir: config.dataDir,
-    quotaBytes: config.transport.outboxCapacityBytes + config.media.quotaBytes,
+    quotaBytes: config.transport.outboxCapacityBytes + config.media.quotaBytes + config.transport.alarmReserveBytes,
     scheduler: realScheduler,
     queues: () => outbox.stats(),
     link: () => (transport.session.connected ? 'connected' : 'disconnected'),
@@ -137,7 +159,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   if (config.media.enabled) {
     try {
       media = await setupMedia({
-        config, logger, envelope, outbox, transport, commands, session,
+        config, logger, envelope, outbox, transport, commands, session, reserve,
         position: () => gps.lastFix(),
       });
       const handle = media;
@@ -156,8 +178,14 @@ export async function startAgent(config: Config, configPath: string, logger: Log
 
   if (config.button.enabled) {
     const b = config.button;
-    const sos = new SosMachine(realScheduler, new FileSosStore(join(config.dataDir, 'sos-state.json')), { resendIntervalMs: b.resendS * 1000 });
-    const alarms = new AlarmService({ sos, transport, commands, logger, lastFix: () => gps.lastFix(), batteryPct: () => health.batteryPct(), onRaise: [() => gps.sosBurst(), (alarmId) => media?.onSos(alarmId)] });
+    // Preallocated now, written in place: saving the SOS state never needs a free block (see FileSosStore).
+    const sosStore = new FileSosStore(join(config.dataDir, 'sos-state.dat'), join(config.dataDir, 'sos-state.json'));
+    const sos = new SosMachine(realScheduler, sosStore, { resendIntervalMs: b.resendS * 1000 });
+    if (sos.loadFault !== undefined) {
+      logger.error({ err: sos.loadFault.message }, 'SOS state unreadable: starting idle');
+      transport.event({ kind: 'button.fault', severity: 'critical', message: `SOS state could not be read, alarm state reset: ${sos.loadFault.message}` }, 'alarm');
+    }
+    const alarms = new AlarmService({ sos, transport, commands, logger, reserve, lastFix: () => gps.lastFix(), batteryPct: () => health.batteryPct(), onRaise: [() => gps.sosBurst(), (alarmId) => media?.onSos(alarmId)] });
     const lineConfig = { backend: b.backend, chip: b.chip, line: b.line, activeLow: b.activeLow, bias: b.bias, pollMs: b.pollMs, sysfsRoot: b.sysfsRoot, toolsDir: b.toolsDir };
     const line: InputLine = openInputLine(lineConfig, realScheduler, logger);
     const pipeline = new PressPipeline(line, realScheduler, {
@@ -202,6 +230,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       if (retry) clearTimeout(retry);
       pipeline.dispose();
       sos.dispose();
+      sosStore.close();
       await line.stop();
     });
   }
@@ -219,6 +248,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       while (Date.now() < deadline && transport.session.connected && (outbox.totalBytes > 0 || (media?.uploader.pendingChunks ?? 0) > 0)) {
         await new Promise((r) => setTimeout(r, 50));
       }
+      clearInterval(reserveRefill);
       await health.stop();
       await media?.close();
       await transport.stop();

@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Parser } from '@asyncapi/parser';
-import { deviceTopic, inboundTopic, parseTopic } from './topics.js';
+import { deviceTopic, inboundTopic, isValidDeviceId, parseTopic } from './topics.js';
 import { Location, Alarm } from './messages.js';
 import { Validator } from './validate.js';
 import { publishedFiles } from './published.js';
@@ -24,6 +24,16 @@ describe('topics', () => {
     expect(parseTopic('nrec/v1/d/bogus')).toMatchObject({ ok: false, reason: expect.stringContaining('unknown stream') });
     expect(parseTopic('nrec/v1/d.x/location')).toMatchObject({ ok: false, reason: expect.stringContaining('invalid deviceId') });
     expect(parseTopic('nrec/v1/d/cmd/zzz')).toMatchObject({ ok: false });
+  });
+
+  it('refuses device ids that would collide with the ingest store folders (keys, evidence, _-prefixed)', () => {
+    for (const bad of ['_rejected', '_incoming', 'keys', 'KEYS', 'evidence', 'Evidence']) {
+      expect(() => deviceTopic(bad, 'status'), bad).toThrow(/deviceId/);
+      expect(() => inboundTopic(bad, 'req'), bad).toThrow(/deviceId/);
+      expect(parseTopic(`nrec/v1/${bad}/location`), bad).toMatchObject({ ok: false, reason: expect.stringContaining('invalid deviceId') });
+      expect(isValidDeviceId(bad), bad).toBe(false);
+    }
+    for (const good of ['keys2', 'evidence-1', 'a_', 'dev-1']) expect(parseTopic(`nrec/v1/${good}/location`), good).toMatchObject({ ok: true, deviceId: good });
   });
 });
 
