@@ -6,13 +6,13 @@ import { DiskReserve } from './alarm/disk-reserve.js';
 import { ensurePrivateDir } from './config/private-files.js';
 import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline, realScheduler, SosMachine, Feedback, type InputLine } from './button/index.js';
 import { registerBuiltins } from './commands/builtin-commands.js';
-import { CommandRegistry } from './commands/command-registry.js';
+import { CommandRegistry, type ResultBody } from './commands/command-registry.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { GpsService, type GeofenceEvent, type ReportReason } from './gps/gps-service.js';
 import { registerGpsCommands } from './gps/gps-commands.js';
 import { registerVisitCommands } from './commands/visit-commands.js';
 import { HealthMonitor } from './health/index.js';
-import type { Fix as WireFix, HealthBody } from '../protocol/index.js';
+import { inboundTopic, type Fix as WireFix, type HealthBody } from '../protocol/index.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { Envelope } from './transport/envelope.js';
 import { Outbox, type EvictedEvent } from './transport/outbox.js';
@@ -70,13 +70,27 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   const outbox = Outbox.open(join(config.dataDir, 'outbox.db'), { capacityBytes: config.transport.outboxCapacityBytes, thinKeepEvery: config.transport.thinKeepEvery });
   const envelope = new Envelope(config.deviceId);
   const session = await sessionFromConfig(config, (note) => modeNotes.push(note));
+  // Commands are recorded as received before the broker gets its PUBACK, and run after it: a
+  // crash in between leaves them in commands.db, answered after the restart (see CommandRegistry).
+  const commands = new CommandRegistry(join(config.dataDir, 'commands.db'), config.deviceId, logger);
+  const commandReq = inboundTopic(config.deviceId, 'req');
+  const beforeAck = (topic: string, payload: Buffer): void => {
+    if (topic !== commandReq) return;
+    try {
+      commands.receive(payload);
+    } catch (err) {
+      // A full disk: handled from memory, as before; a crash now would leave it unanswered.
+      logger.error({ err: (err as Error).message }, 'command not recorded as received');
+    }
+    setImmediate(() => runCommand(payload, false));
+  };
   const transport = new Transport({
     envelope,
     outbox,
     logger,
     agentVersion: AGENT_VERSION,
     backfillBatch: config.transport.backfillBatch,
-    session,
+    session: { ...session, beforeAck },
   });
   logger.info({ deviceId: config.deviceId, bootId: envelope.bootId, dataDir: config.dataDir }, 'agent starting');
 
@@ -96,13 +110,14 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   }, 30_000);
   reserveRefill.unref();
 
-  const commands = new CommandRegistry(join(config.dataDir, 'commands.db'), config.deviceId, logger);
-  transport.on('command', (payload: Buffer) => {
-    void commands.handle(payload).then(
-      (r) => (r ? transport.send('result', 'result', r) : undefined),
-      (err: Error) => logger.error({ err: err.message }, 'command handling failed'),
-    );
-  });
+  /** Answers a request: its result is put in the outbox, and only then is the request forgotten. */
+  const sendResult = async (r: ResultBody): Promise<void> => {
+    await transport.send('result', 'result', r);
+    commands.answered(r.requestId);
+  };
+  const runCommand = (payload: Buffer, afterRestart: boolean): void => {
+    void commands.handle(payload, { afterRestart }).then((r) => (r ? sendResult(r) : undefined)).catch((err: Error) => logger.error({ err: err.message }, 'command handling failed'));
+  };
 
   const gps = new GpsService(config.gps, logger, config.health.clockSyncFile);
   envelope.setClock(gps.messageClock);
@@ -235,6 +250,10 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     });
   }
 
+  // Everything is registered now: answer what a crash or power cut left unanswered (results go out once connected).
+  for (const u of commands.unanswered()) {
+    if (!u.deferred) runCommand(u.payload, true);
+  }
   transport.start();
   logger.info('agent ready');
   return {

@@ -58,8 +58,9 @@ export class AlarmService {
     // was durable, so send it again now rather than one re-send interval later.
     const s = d.sos.state;
     if (s.phase === 'raised' && s.alarmId !== undefined) void this.#publish(s.alarmId, 'raised', s.escalation);
-    d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'));
-    d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'));
+    // Idempotent (an alarm already acknowledged or resolved answers ok), so safe to run again after a restart.
+    d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'), { replaySafe: true });
+    d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'), { replaySafe: true });
     d.commands.register('alarm.raise', () => {
       const r = d.sos.raise();
       return r.ok ? { result: { alarmId: r.state.alarmId } } : { status: 'refused', reason: r.error };
@@ -87,6 +88,10 @@ export class AlarmService {
   #command(args: Record<string, unknown>, action: 'acknowledge' | 'resolve') {
     const alarmId = args.alarmId;
     if (typeof alarmId !== 'string') return { status: 'error' as const, reason: 'args.alarmId (string) is required' };
+    // Already there (the platform repeated itself, or the command ran before a restart): nothing to do.
+    const now = this.#d.sos.state;
+    const done = action === 'acknowledge' ? ['acknowledged', 'resolved'] : ['resolved'];
+    if (now.alarmId === alarmId && done.includes(now.phase)) return { result: { alarmId, state: now.phase } };
     const r = action === 'acknowledge' ? this.#d.sos.acknowledge(alarmId) : this.#d.sos.resolve(alarmId);
     return r.ok ? { result: { alarmId, state: r.state.phase } } : { status: 'refused' as const, reason: r.error };
   }

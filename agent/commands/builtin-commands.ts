@@ -28,10 +28,13 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
   return out;
 }
 
+/** Commands that set or read a state: run again after a restart that interrupted them. */
+const SAFE = { replaySafe: true };
+
 /** Registers ping, locate, config.get and config.set. */
 export function registerBuiltins(reg: CommandRegistry, deps: BuiltinDeps): void {
-  reg.register('ping', () => ({ result: { pong: true, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000) } }));
-  reg.register('locate', async () => ({ result: await deps.locate() }));
+  reg.register('ping', () => ({ result: { pong: true, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000) } }), SAFE);
+  reg.register('locate', async () => ({ result: await deps.locate() }), SAFE);
   reg.register('config.get', async () => {
     const raw: unknown = JSON.parse(await readFile(deps.configPath, 'utf8'));
     // The config holds paths to secrets (passwordFile, keyFile), never the secrets themselves.

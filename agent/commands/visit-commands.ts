@@ -33,11 +33,11 @@ export function registerVisitCommands(reg: CommandRegistry, d: VisitDeps): void 
     const recording = args.consent && d.recording !== undefined;
     if (recording) await d.recording!.start(visitId);
     return { result: { visitId, recording, ...(args.consent && d.recording === undefined ? { note: 'evidence capture is not enabled on this device' } : {}) } };
-  });
+  }, { replaySafe: true }); // sets the visit's state: the same visit again joins what is open
   reg.register('visit.end', async () => {
     d.gps.setVisit(false);
     d.gps.clearGeofence();
     await d.recording?.stop();
     return { result: { visit: 'ended' } };
-  });
+  }, { replaySafe: true });
 }

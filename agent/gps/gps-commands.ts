@@ -30,11 +30,11 @@ export function registerGpsCommands(reg: CommandRegistry, gps: GpsService): void
     const fence = geofenceFromArgs(id, args);
     gps.setGeofence(fence);
     return { result: fence };
-  });
+  }, { replaySafe: true });
   reg.register('geofence.clear', (args) => {
     const id = args.id;
     if (id !== undefined && typeof id !== 'string') throw new Error('args.id must be a string when given');
     gps.clearGeofence(id);
     return { result: { cleared: id ?? 'all' } };
-  });
+  }, { replaySafe: true });
 }

@@ -236,11 +236,11 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     if (storageHalted) return { status: 'refused' as const, reason: `evidence storage is full (quota ${m.quotaBytes} bytes of evidence not yet uploaded): recording refused until uploads free space` };
     await service.startRecording(visitId);
     return { result: { recording: true, visitId } };
-  });
+  }, { replaySafe: true }); // the same visit joins the session it opened
   d.commands.register('record.stop', async () => {
     await service.stopRecording();
     return { result: { recording: false } };
-  });
+  }, { replaySafe: true });
   await mkdirp(chunkDir);
   // A session the last run left open (power cut, crash) carries on; any of its chunks that never
   // reached the upload queue (a crash between the two writes) is queued now: the ingest stores a
