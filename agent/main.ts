@@ -8,6 +8,8 @@ import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline
 import { registerBuiltins } from './commands/builtin-commands.js';
 import { CommandRegistry, type ResultBody } from './commands/command-registry.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { prepareBoot, rollBack, type PendingChange } from './config/commit-confirm.js';
+import { ConfirmWatch } from './config/confirm-watch.js';
 import { GpsService, type GeofenceEvent, type ReportReason } from './gps/gps-service.js';
 import { registerGpsCommands } from './gps/gps-commands.js';
 import { registerVisitCommands } from './commands/visit-commands.js';
@@ -23,7 +25,12 @@ import { setupMedia, type MediaHandle } from './media/media-setup.js';
 
 export const AGENT_VERSION = '0.1.0';
 
-/** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
+/**
+ * `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. A commit-confirmed
+ * configuration change restarts it in this process (stop, load the config on disk, start again);
+ * a change it cannot start with is rolled back at once, and one that keeps it from starting at
+ * all (a crash loop under systemd) is rolled back at the next start (see commit-confirm.ts).
+ */
 export async function main(argv: string[]): Promise<number> {
   let configPath: string;
   try {
@@ -33,32 +40,72 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = await loadConfig(configPath);
-  } catch (err) {
-    if (err instanceof ConfigError) {
+  let logger: Logger | undefined;
+  // A stray rejection must not take the alarm down with it; log it loudly and carry on.
+  process.on('unhandledRejection', (reason) => {
+    const err = reason instanceof Error ? reason.message : String(reason);
+    if (logger !== undefined) logger.error({ err }, 'unhandled rejection');
+    else process.stderr.write(`nrec agent: unhandled rejection: ${err}\n`);
+  });
+  let signalled = false;
+  const stopSignal = new Promise<'signal'>((r) => {
+    const on = () => {
+      signalled = true;
+      r('signal');
+    };
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+  for (;;) {
+    let pending: PendingChange | undefined;
+    try {
+      pending = await prepareBoot(configPath, Date.now());
+    } catch (err) {
+      // Without its state the change cannot be rolled back; start with what is on disk and say so.
+      process.stderr.write(`nrec agent: ${(err as Error).message}; starting with the configuration on disk\n`);
+    }
+    let config: Config;
+    try {
+      config = await loadConfig(configPath);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      if (pending?.phase === 'pending') {
+        await rollBack(configPath, pending, `the agent could not load it: ${err.message}`);
+        continue;
+      }
       process.stderr.write(`nrec agent: invalid configuration: ${err.message}\n`);
       return 2;
     }
-    throw err;
+    logger ??= createLogger('agent', { level: config.logLevel });
+    logger.level = config.logLevel;
+    let agent: RunningAgent;
+    try {
+      agent = await startAgent(config, configPath, logger, pending);
+    } catch (err) {
+      if (pending?.phase !== 'pending') throw err;
+      logger.error({ err: (err as Error).message, requestId: pending.requestId }, 'agent could not start with the changed configuration: rolling back');
+      await rollBack(configPath, pending, `the agent could not start with it: ${(err as Error).message}`);
+      continue;
+    }
+    const outcome = await Promise.race([stopSignal, agent.restart]);
+    logger.info(outcome === 'signal' ? {} : { reason: outcome }, outcome === 'signal' ? 'stopping' : 'restarting with the configuration on disk');
+    await agent.stop();
+    if (signalled) return 0;
   }
-  const logger = createLogger('agent', { level: config.logLevel });
-  // A stray rejection must not take the alarm down with it; log it loudly and carry on.
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
-  const agent = await startAgent(config, configPath, logger);
-  await new Promise<void>((r) => {
-    process.once('SIGTERM', r);
-    process.once('SIGINT', r);
-  });
-  logger.info('stopping');
-  await agent.stop();
-  return 0;
+}
+
+/** A started agent: stop it, or learn that it wants to be restarted (and why). */
+export interface RunningAgent {
+  stop(): Promise<void>;
+  /** Resolves when the agent asks for a restart with the configuration on disk. */
+  readonly restart: Promise<string>;
 }
 
 /** Builds every module, wires their events, starts them. Returns a handle to stop them. */
-export async function startAgent(config: Config, configPath: string, logger: Logger): Promise<{ stop(): Promise<void> }> {
+export async function startAgent(config: Config, configPath: string, logger: Logger, pending?: PendingChange): Promise<RunningAgent> {
   const startedAt = Date.now();
+  let requestRestart: (why: string) => void = () => undefined;
+  const restart = new Promise<string>((r) => (requestRestart = r));
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // Raised before anything writes: whatever happens next, the alarm path keeps its own space.
   const modeNotes: string[] = [];
@@ -162,6 +209,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   registerBuiltins(commands, {
     configPath,
     startedAt,
+    requestRestart: (why) => requestRestart(why),
     applyConfig: (next) => {
       logger.level = next.logLevel;
       gps.applyConfig(next.gps);
@@ -191,6 +239,8 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     recording: media && { start: (visitId) => media!.startRecording(visitId), stop: () => media!.stopRecording() },
   });
 
+  /** The alarm button's line is watched (a commit-confirmed change needs it). */
+  let buttonUp = false;
   if (config.button.enabled) {
     const b = config.button;
     // Preallocated now, written in place: saving the SOS state never needs a free block (see FileSosStore).
@@ -230,6 +280,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       try {
         await line.start();
         pipeline.reset(await line.read(), monotonicMs());
+        buttonUp = true;
         if (attempt > 0) logger.info({ attempt }, 'alarm button available');
       } catch (err) {
         if (attempt === 0) {
@@ -250,14 +301,28 @@ export async function startAgent(config: Config, configPath: string, logger: Log
     });
   }
 
+  // A configuration change waiting for confirmation (or for its outcome to be reported); it answers its own config.set.
+  const confirm = pending === undefined ? undefined : new ConfirmWatch({
+    configPath, pending, commands, sendResult, logger,
+    event: (body, urgent) => transport.event(body, urgent ? 'alarm' : 'status'),
+    probe: () => ({
+      connected: transport.session.connected,
+      gps: config.gps.enabled ? gps.linkState === 'connected' : undefined,
+      button: config.button.enabled ? buttonUp : undefined,
+    }),
+    requestRestart: (why) => requestRestart(why),
+  });
   // Everything is registered now: answer what a crash or power cut left unanswered (results go out once connected).
   for (const u of commands.unanswered()) {
     if (!u.deferred) runCommand(u.payload, true);
   }
   transport.start();
+  confirm?.start();
   logger.info('agent ready');
   return {
+    restart,
     async stop() {
+      confirm?.stop();
       await gps.stop();
       // Button first (no new alarms), then media (closes the session: last chunk, manifest).
       for (const s of stops.reverse()) await s();

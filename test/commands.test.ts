@@ -41,8 +41,8 @@ describe('remote commands', () => {
     return answered;
   }
 
-  async function configOnDisk(): Promise<{ gps: { intervalS?: number }; mqtt: { keepaliveS?: number } }> {
-    return JSON.parse(await readFile(world.agent.configPath, 'utf8')) as { gps: { intervalS?: number }; mqtt: { keepaliveS?: number } };
+  async function configOnDisk(): Promise<{ gps: { intervalS?: number }; mqtt: { keepaliveS?: number }; transport: { backfillBatch?: number } }> {
+    return JSON.parse(await readFile(world.agent.configPath, 'utf8')) as { gps: { intervalS?: number }; mqtt: { keepaliveS?: number }; transport: { backfillBatch?: number } };
   }
 
   it('ping answers ok with pong', async () => {
@@ -93,11 +93,29 @@ describe('remote commands', () => {
   });
 
   it('config.set of a restart-only option saves it and says a restart is required', async () => {
-    const r = await command('config.set', { patch: { mqtt: { keepaliveS: 45 } } });
+    const r = await command('config.set', { patch: { transport: { backfillBatch: 40 } } });
     expect(r.status, r.reason).toBe('ok');
     expect(r.restartRequired).toBe(true);
-    expect(r.result).toMatchObject({ applied: [], pendingRestart: ['mqtt.keepaliveS'] });
-    expect((await configOnDisk()).mqtt.keepaliveS).toBe(45);
+    expect(r.result).toMatchObject({ applied: [], pendingRestart: ['transport.backfillBatch'] });
+    expect((await configOnDisk()).transport.backfillBatch).toBe(40);
+  });
+
+  it('config.set of a setting that can cut the device off is refused without confirm (test/config-confirm.test.ts does the rest)', async () => {
+    const r = await command('config.set', { patch: { mqtt: { keepaliveS: 45 } } });
+    expect(r.status).toBe('refused');
+    expect(r.reason).toMatch(/mqtt\.keepaliveS can cut the device off/);
+    expect((await configOnDisk()).mqtt.keepaliveS).toBeUndefined();
+  });
+
+  it('visit.start range-checks its geofence as geofence.set does', async () => {
+    for (const [geofence, bad] of [[{ lat: 1000, lon: 4, radiusM: 50 }, 'lat'], [{ lat: 52, lon: -200, radiusM: 50 }, 'lon'], [{ lat: 52, lon: 4, radiusM: 0 }, 'radiusM']] as const) {
+      const r = await command('visit.start', { visitId: 'v-range', consent: false, geofence });
+      expect(r.status, JSON.stringify(geofence)).toBe('error');
+      expect(r.reason).toMatch(new RegExp(`args\\.geofence\\.${bad} must be a number in`));
+    }
+    const ok = await command('visit.start', { visitId: 'v-range', consent: false, geofence: { lat: 52, lon: 4, radiusM: 50 } });
+    expect(ok.status, ok.reason).toBe('ok');
+    expect((await command('visit.end')).status).toBe('ok');
   });
 
   it('config.set with an invalid value answers an error naming the path and changes nothing', async () => {
