@@ -107,10 +107,11 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   let requestRestart: (why: string) => void = () => undefined;
   const restart = new Promise<string>((r) => (requestRestart = r));
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  // Raised before anything writes: whatever happens next, the alarm path keeps its own space.
+  // Private file modes: what was tightened is reported once the transport exists.
   const modeNotes: string[] = [];
   const dirNote = await ensurePrivateDir(config.dataDir, 'data directory (dataDir)');
   if (dirNote !== undefined) modeNotes.push(dirNote);
+  // Taken before anything else writes: whatever fills the disk next, the alarm path keeps its own space.
   const reserve = new DiskReserve(join(config.dataDir, 'alarm-reserve'), { bytes: config.transport.alarmReserveBytes });
   await reserve.refill();
   if (reserve.heldBytes < reserve.bytes) logger.error({ heldBytes: reserve.heldBytes, wantedBytes: reserve.bytes }, 'disk too full for the whole alarm reserve; refilled when there is room');
