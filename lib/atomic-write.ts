@@ -33,3 +33,14 @@ export async function fsyncDir(dir: string): Promise<void> {
     await dh.close();
   }
 }
+
+/** Makes a file's data and its directory entry durable: fsync the file, then its directory. */
+export async function fsyncFileAndDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsyncDir(dirname(path));
+}

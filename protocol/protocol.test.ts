@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Parser } from '@asyncapi/parser';
-import { bulkClientId, deviceTopic, inboundTopic, isValidId, parseTopic } from './topics.js';
+import { bulkClientId, deviceTopic, inboundTopic, isValidDeviceId, isValidId, parseTopic } from './topics.js';
 import { Location, Alarm } from './messages.js';
 import { Validator } from './validate.js';
 import { publishedFiles } from './published.js';
@@ -35,6 +35,16 @@ describe('topics', () => {
     }
     expect(new Set(['x', 'x-bulk', 'x-bulk-bulk', 'xbulk'].map(bulkClientId)).size).toBe(4);
     expect(() => bulkClientId('a.b')).toThrow(/deviceId/);
+  });
+
+  it('refuses device ids that would collide with the ingest store folders (keys, evidence, _-prefixed)', () => {
+    for (const bad of ['_rejected', '_incoming', 'keys', 'KEYS', 'evidence', 'Evidence']) {
+      expect(() => deviceTopic(bad, 'status'), bad).toThrow(/deviceId/);
+      expect(() => inboundTopic(bad, 'req'), bad).toThrow(/deviceId/);
+      expect(parseTopic(`nrec/v1/${bad}/location`), bad).toMatchObject({ ok: false, reason: expect.stringContaining('invalid deviceId') });
+      expect(isValidDeviceId(bad), bad).toBe(false);
+    }
+    for (const good of ['keys2', 'evidence-1', 'a_', 'dev-1']) expect(parseTopic(`nrec/v1/${good}/location`), good).toMatchObject({ ok: true, deviceId: good });
   });
 });
 

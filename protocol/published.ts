@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { PROTOCOL_VERSION, TOPIC_ROOT } from './topics.js';
+import { PROTOCOL_VERSION, RESERVED_DEVICE_IDS, TOPIC_ROOT } from './topics.js';
 import { DEVICE_CHANNELS, INBOUND_CHANNELS, SCHEMAS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
 
 /** Strips TypeBox's symbol keys and returns plain JSON Schema (draft 2020-12 compatible subset). */
@@ -18,13 +18,16 @@ export function jsonSchemaFiles(): Record<string, string> {
   return out;
 }
 
+/** The deviceId topic parameter: an id that cannot collide with the platform store's own folders. */
+const DEVICE_ID_PARAMETER = { description: `device identifier, [A-Za-z0-9_-]{1,64}, not starting with "_" and none of ${RESERVED_DEVICE_IDS.join(', ')} in any case` };
+
 function channelEntry(key: string, spec: ChannelSpec) {
   const messageName = String(spec.schema.$id);
   return {
     [key]: {
       address: `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/{deviceId}/${spec.address}`,
       description: spec.description + (spec.retained === true ? ' Retained.' : ''),
-      parameters: { deviceId: { description: 'device identifier, [A-Za-z0-9_-]{1,64}' } },
+      parameters: { deviceId: DEVICE_ID_PARAMETER },
       messages: { [messageName]: { $ref: `#/components/messages/${messageName}` } },
     },
   };
@@ -54,7 +57,7 @@ export function asyncApiDocument(): Record<string, unknown> {
   channels['media-part'] = {
     address: `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/{deviceId}/media/part`,
     description: 'Binary evidence parts, paced on their own connection. Framing: "NRP1", u16 big-endian header length, JSON media-part-header, raw bytes.',
-    parameters: { deviceId: { description: 'device identifier, [A-Za-z0-9_-]{1,64}' } },
+    parameters: { deviceId: DEVICE_ID_PARAMETER },
     messages: { 'media-part': { $ref: '#/components/messages/media-part' } },
   };
   operations['send-media-part'] = { action: 'send', channel: { $ref: '#/channels/media-part' }, messages: [{ $ref: '#/channels/media-part/messages/media-part' }] };

@@ -19,9 +19,36 @@ export type InboundKind = (typeof INBOUND_KINDS)[number];
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * Names a device may not take, compared without case: the platform's store keeps one folder per
+ * device next to its own folders (`keys/`, `evidence/`, and `_`-prefixed ones such as
+ * `_incoming/`, `_rejected`), and a case-insensitive filesystem would make `Keys` the same folder.
+ */
+export const RESERVED_DEVICE_IDS = ['keys', 'evidence'] as const;
+
+/**
+ * The device id rule as one regular expression (the config schema uses it): an id, not starting
+ * with `_`, not a reserved name in any case.
+ */
+export const DEVICE_ID_PATTERN = `^(?!_)(?!(?:${RESERVED_DEVICE_IDS.map((n) => [...n].map((c) => `[${c}${c.toUpperCase()}]`).join('')).join('|')})$)[A-Za-z0-9_-]{1,64}$`;
+const DEVICE_ID_RE = new RegExp(DEVICE_ID_PATTERN);
+
 /** True when `s` is usable as an id or a topic level. */
 export function isValidId(s: string): boolean {
   return ID_RE.test(s);
+}
+
+/** True when `s` is usable as a device id: a valid id that cannot collide with the platform store's own folders. */
+export function isValidDeviceId(s: string): boolean {
+  return DEVICE_ID_RE.test(s);
+}
+
+/** Why `s` is not a usable device id, or undefined when it is. */
+export function deviceIdProblem(s: string): string | undefined {
+  if (!isValidId(s)) return `device id "${s}" is not valid: use 1-64 of [A-Za-z0-9_-]`;
+  if (s.startsWith('_')) return `device id "${s}" is not valid: it may not start with "_" (reserved for the platform store's own folders)`;
+  if (!isValidDeviceId(s)) return `device id "${s}" is reserved (the platform store uses ${RESERVED_DEVICE_IDS.map((n) => `"${n}"`).join(', ')} for its own folders, in any case)`;
+  return undefined;
 }
 
 function checkId(what: string, s: string): void {
@@ -38,13 +65,18 @@ function checkId(what: string, s: string): void {
  * scripts/mosquitto/README.md).
  */
 export function bulkClientId(deviceId: string): string {
-  checkId('deviceId', deviceId);
+  checkDeviceId(deviceId);
   return `${deviceId}.bulk`;
+}
+
+function checkDeviceId(s: string): void {
+  const problem = deviceIdProblem(s);
+  if (problem !== undefined) throw new Error(`deviceId: ${problem}`);
 }
 
 /** Topic a device publishes a stream on, e.g. nrec/v1/dev-1/location or nrec/v1/dev-1/media/part. */
 export function deviceTopic(deviceId: string, stream: DeviceStream, sub?: string): string {
-  checkId('deviceId', deviceId);
+  checkDeviceId(deviceId);
   if (sub !== undefined) {
     checkId('topic level', sub);
     return `${PREFIX}/${deviceId}/${stream}/${sub}`;
@@ -54,19 +86,19 @@ export function deviceTopic(deviceId: string, stream: DeviceStream, sub?: string
 
 /** Topic the platform sends a device commands or acknowledgements on. */
 export function inboundTopic(deviceId: string, kind: InboundKind): string {
-  checkId('deviceId', deviceId);
+  checkDeviceId(deviceId);
   return `${PREFIX}/${deviceId}/cmd/${kind}`;
 }
 
 /** Subscription filter for everything devices publish (all devices, or one). */
 export function deviceFilter(deviceId = '+'): string {
-  if (deviceId !== '+') checkId('deviceId', deviceId);
+  if (deviceId !== '+') checkDeviceId(deviceId);
   return `${PREFIX}/${deviceId}/#`;
 }
 
 /** Subscription filter a device uses for what is sent to it. */
 export function inboundFilter(deviceId: string): string {
-  checkId('deviceId', deviceId);
+  checkDeviceId(deviceId);
   return `${PREFIX}/${deviceId}/cmd/#`;
 }
 
@@ -81,7 +113,8 @@ export function parseTopic(topic: string): ParsedTopic {
   if (parts.length < 4 || parts[0] !== TOPIC_ROOT) return { ok: false, reason: `topic "${topic}" is not under ${TOPIC_ROOT}/` };
   if (parts[1] !== `v${PROTOCOL_VERSION}`) return { ok: false, reason: `topic "${topic}" has unsupported version "${parts[1]}"` };
   const deviceId = parts[2];
-  if (!isValidId(deviceId)) return { ok: false, reason: `topic "${topic}" has an invalid deviceId` };
+  const problem = deviceIdProblem(deviceId);
+  if (problem !== undefined) return { ok: false, reason: `topic "${topic}" has an invalid deviceId: ${problem}` };
   const level = parts[3];
   if (level === 'cmd') {
     const kind = parts[4];

@@ -82,6 +82,7 @@ describe('evidence recording', () => {
       return v?.verification === 'verified' ? v : undefined;
     }, 20_000, 250);
     expect(visit).toMatchObject({ visitId: VISIT, trigger: 'visit', state: 'closed' });
+    if (visit === undefined) throw new Error('unreachable');
     expect(visit.chunks.map((c) => c.sha256)).toEqual(session.chain.map((r) => r.meta.sha256));
     expect(visit.chunks.map((c) => c.path)).toEqual(session.files.map((f) => join(session.dir, f)));
 

@@ -78,6 +78,25 @@ describe('ingest input validation', () => {
     expect(readStream(dir.path, 'dev-a', 'location').map((r) => (r.m as { id: string }).id)).toEqual(['again', 'after']);
   });
 
+  it('refuses device ids that would land in the store folders (keys, evidence, _rejected) and stores nothing there', async () => {
+    const broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
+    const dir = cleanup.add(await makeTempDir(), (d) => d.remove());
+    const ingest = cleanup.add(await Ingest.open({ brokerUrl: broker.url, storeDir: dir.path, logger: createLogger('ingest', { level: 'silent' }) }), (i) => i.stop());
+    await ingest.start();
+    const device = cleanup.add(await mqtt.connectAsync(broker.url, { clientId: 'dev-x' }), (c) => c.endAsync());
+    const reserved = ['keys', 'evidence', '_rejected', 'Keys'];
+    for (const id of reserved) await device.publishAsync(`nrec/v1/${id}/location`, loc(id, `m-${id}`), { qos: 1 });
+    const good = nextStored<{ id: string }>(ingest, 'location');
+    await device.publishAsync('nrec/v1/dev-x/location', loc('dev-x', 'ok-1'), { qos: 1 });
+    expect((await good).id).toBe('ok-1');
+    await waitFor('the reserved ids rejected', () => ingest.stats.rejected === reserved.length);
+    expect(ingest.stats.rejectReasons).toEqual({ 'bad-topic': reserved.length });
+    for (const id of reserved) expect(readStream(dir.path, id, 'location'), id).toEqual([]);
+    const rejected = await ingest.store.rejected();
+    expect(rejected.map((r) => r.detail).join('\n')).toMatch(/device id "keys" is reserved/);
+    expect(rejected.map((r) => r.detail).join('\n')).toMatch(/device id "_rejected" is not valid: it may not start with "_"/);
+  });
+
   it('stores a redelivered message once', async () => {
     const broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
     const dir = cleanup.add(await makeTempDir(), (d) => d.remove());

@@ -14,6 +14,20 @@ export interface AlarmDeps {
   batteryPct: () => number | undefined;
   /** Called on a new SOS: GPS burst, recording with the pre-event buffer (media hook). */
   onRaise: Array<(alarmId: string) => void>;
+  /**
+   * Disk kept for the alarm path (see DiskReserve): when an alarm cannot be stored for a storage
+   * reason (disk full, I/O error), one slice is released and the alarm is stored again at once.
+   */
+  reserve?: { release(): { freedBytes: number; heldBytes: number } };
+}
+
+/** True when `err` (or an error it wraps) is a storage failure: SQLite's or the file system's, by code. */
+export function isStorageFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && (code.startsWith('SQLITE_') || code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EROFS')) return true;
+  }
+  return false;
 }
 
 /**
@@ -24,17 +38,29 @@ export interface AlarmDeps {
  */
 export class AlarmService {
   readonly #d: AlarmDeps;
+  #saveFaulted = false;
 
   constructor(d: AlarmDeps) {
     this.#d = d;
     d.sos.on('transition', (t: SosTransition) => void this.#onTransition(t));
     d.sos.on('resend', (r: SosResend) => void this.#publish(r.alarmId, 'raised', r.escalation));
+    // The alarm goes on from memory when its state cannot be saved; say so once per episode.
+    d.sos.on('fault', (f) => {
+      if (f.kind === 'store-save' && this.#saveFaulted) return;
+      if (f.kind === 'store-save') this.#saveFaulted = true;
+      d.logger.error({ err: f.error.message, kind: f.kind }, f.kind === 'store-save' ? 'SOS state not saved (the alarm goes on; a restart now would lose its state)' : 'SOS listener failed');
+    });
+    d.sos.on('store-recovered', () => {
+      this.#saveFaulted = false;
+      d.logger.info('SOS state saved again');
+    });
     // Restarted while raised (power cut, kill -9): the state was saved before the alarm message
     // was durable, so send it again now rather than one re-send interval later.
     const s = d.sos.state;
     if (s.phase === 'raised' && s.alarmId !== undefined) void this.#publish(s.alarmId, 'raised', s.escalation);
-    d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'));
-    d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'));
+    // Idempotent (an alarm already acknowledged or resolved answers ok), so safe to run again after a restart.
+    d.commands.register('alarm.ack', (args) => this.#command(args, 'acknowledge'), { replaySafe: true });
+    d.commands.register('alarm.resolve', (args) => this.#command(args, 'resolve'), { replaySafe: true });
     d.commands.register('alarm.raise', () => {
       const r = d.sos.raise();
       return r.ok ? { result: { alarmId: r.state.alarmId } } : { status: 'refused', reason: r.error };
@@ -62,6 +88,10 @@ export class AlarmService {
   #command(args: Record<string, unknown>, action: 'acknowledge' | 'resolve') {
     const alarmId = args.alarmId;
     if (typeof alarmId !== 'string') return { status: 'error' as const, reason: 'args.alarmId (string) is required' };
+    // Already there (the platform repeated itself, or the command ran before a restart): nothing to do.
+    const now = this.#d.sos.state;
+    const done = action === 'acknowledge' ? ['acknowledged', 'resolved'] : ['resolved'];
+    if (now.alarmId === alarmId && done.includes(now.phase)) return { result: { alarmId, state: now.phase } };
     const r = action === 'acknowledge' ? this.#d.sos.acknowledge(alarmId) : this.#d.sos.resolve(alarmId);
     return r.ok ? { result: { alarmId, state: r.state.phase } } : { status: 'refused' as const, reason: r.error };
   }
@@ -84,19 +114,31 @@ export class AlarmService {
     const s = this.#d.sos.state;
     const fix = this.#d.lastFix();
     const battery = this.#d.batteryPct();
-    try {
-      await this.#d.transport.send('alarm', 'alarm', {
-        alarmId,
-        state,
-        trigger: 'button' as const,
-        raisedAt: s.raisedAt ?? Date.now(),
-        escalation,
-        ...(fix ? { fix } : {}),
-        ...(battery !== undefined ? { batteryPct: battery } : {}),
-      });
-    } catch (err) {
-      // The outbox never refuses alarms; this is a disk failure. Log loudly: the re-send timer retries.
-      this.#d.logger.fatal({ err: (err as Error).message, alarmId }, 'could not store alarm');
+    const body = {
+      alarmId,
+      state,
+      trigger: 'button' as const,
+      raisedAt: s.raisedAt ?? Date.now(),
+      escalation,
+      ...(fix ? { fix } : {}),
+      ...(battery !== undefined ? { batteryPct: battery } : {}),
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#d.transport.send('alarm', 'alarm', body);
+        if (attempt > 0) this.#d.logger.warn({ alarmId, state, escalation }, 'alarm stored in reserved disk space');
+        return;
+      } catch (err) {
+        // The outbox never refuses alarms: this is the disk. Give the alarm path its reserved space and store it again.
+        const freed = attempt === 0 && isStorageFailure(err) ? this.#d.reserve?.release() : undefined;
+        if (freed !== undefined && freed.freedBytes > 0) {
+          this.#d.logger.error({ err: (err as Error).message, alarmId, freedBytes: freed.freedBytes, reserveLeftBytes: freed.heldBytes }, 'alarm could not be stored: released reserved disk space for it');
+          continue;
+        }
+        // Logged loudly; the re-send timer tries again.
+        this.#d.logger.fatal({ err: (err as Error).message, alarmId }, 'could not store alarm');
+        return;
+      }
     }
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualScheduler } from '../../lib/scheduler.js';
 import { canTransition, SosMachine, type SosResend, type SosState, type SosStore, type SosTransition } from './sos-machine.js';
-import { FileSosStore } from './sos-store.js';
+import { FileSosStore, SOS_SLOT_BYTES } from './sos-store.js';
 
 class MemoryStore implements SosStore {
   state: SosState | undefined;
@@ -98,6 +98,51 @@ describe('SOS state machine', () => {
     expect(s.pending).toBe(0);
   });
 
+  it('raises and keeps re-sending when every save fails (a full disk), reports each failure as a fault and the recovery once saves work again', () => {
+    let failing = true;
+    const saved: SosState[] = [];
+    const store: SosStore = {
+      load: () => undefined,
+      save: (st) => {
+        if (failing) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        saved.push({ ...st });
+      },
+    };
+    const { s, m, transitions, resends } = machine(store);
+    const faults: string[] = [];
+    let recovered = 0;
+    m.on('fault', (f) => faults.push(`${f.kind}: ${f.error.message}`));
+    m.on('store-recovered', () => recovered++);
+    expect(m.raise('a1').ok).toBe(true);
+    expect(transitions.map((t) => t.to)).toEqual(['raised']);
+    s.advance(45_000);
+    expect(resends.map((r) => r.escalation)).toEqual([1, 2, 3]);
+    expect(faults).toHaveLength(4);
+    expect(faults[0]).toMatch(/^store-save: ENOSPC/);
+    failing = false;
+    s.advance(15_000);
+    expect(resends.map((r) => r.escalation)).toEqual([1, 2, 3, 4]);
+    expect(saved).toEqual([expect.objectContaining({ phase: 'raised', alarmId: 'a1', escalation: 4 })]);
+    expect(recovered).toBe(1);
+    expect(m.acknowledge('a1').ok).toBe(true);
+  });
+
+  it('a listener that throws neither stops the re-send loop nor escapes from its timer', () => {
+    const { s, m, resends } = machine(new MemoryStore());
+    const faults: string[] = [];
+    m.on('fault', (f) => faults.push(f.kind));
+    m.on('resend', () => {
+      throw new Error('feedback LED gone');
+    });
+    m.on('transition', () => {
+      throw new Error('listener bug');
+    });
+    expect(m.raise('a1').ok).toBe(true);
+    expect(() => s.advance(30_000)).not.toThrow();
+    expect(resends.map((r) => r.escalation)).toEqual([1, 2]);
+    expect(faults).toEqual(['listener', 'listener', 'listener']);
+  });
+
   it('saves every transition and re-send before announcing it', () => {
     const store = new MemoryStore();
     const { s, m } = machine(store);
@@ -111,31 +156,38 @@ describe('SOS state machine', () => {
   it('survives a restart through the file store with the same alarm id and escalation', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nrec-sos-'));
     dirs.push(dir);
-    const path = join(dir, 'state', 'sos.json');
+    const path = join(dir, 'state', 'sos.dat');
     const first = machine(new FileSosStore(path));
     first.m.raise();
     const id = first.m.state.alarmId;
     first.s.advance(30_000);
     first.m.dispose();
-    expect(readdirSync(join(dir, 'state'))).toEqual(['sos.json']); // no temp file left behind
+    expect(readdirSync(join(dir, 'state'))).toEqual(['sos.dat']); // no temp file left behind
 
-    const second = machine(new FileSosStore(path));
+    const store = new FileSosStore(path);
+    const second = machine(store);
     expect(second.m.state).toMatchObject({ phase: 'raised', alarmId: id, escalation: 2 });
     second.s.advance(15_000);
     expect(second.resends).toEqual([expect.objectContaining({ alarmId: id, escalation: 3 })]);
     expect(second.m.acknowledge(id ?? '').ok).toBe(true);
     second.m.dispose();
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ phase: 'acknowledged', alarmId: id });
+    store.close();
+    expect(new FileSosStore(path).load()).toMatchObject({ phase: 'acknowledged', alarmId: id });
   });
 
-  it('names the file when the stored state is corrupt', () => {
+  it('names the file when the stored state is corrupt, and the machine then starts idle with the fault kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nrec-sos-'));
     dirs.push(dir);
-    const path = join(dir, 'sos.json');
-    writeFileSync(path, '{"phase":"exploded","escalation":0}');
+    const path = join(dir, 'sos.dat');
+    writeFileSync(path, Buffer.alloc(SOS_SLOT_BYTES * 2, 0x41));
     expect(() => new FileSosStore(path).load()).toThrow(path);
-    writeFileSync(path, '{not json');
-    expect(() => new FileSosStore(path).load()).toThrow(/not JSON/);
-    expect(new FileSosStore(join(dir, 'missing.json')).load()).toBeUndefined();
+    const { m } = machine(new FileSosStore(path));
+    expect(m.state.phase).toBe('idle');
+    expect(m.loadFault?.message).toMatch(/holds no valid state/);
+    expect(m.raise('a1').ok).toBe(true); // the button works
+    expect(new FileSosStore(join(dir, 'missing.dat')).load()).toBeUndefined();
+    // A legacy JSON state that is not valid is named too.
+    writeFileSync(join(dir, 'old.json'), '{not json');
+    expect(() => new FileSosStore(join(dir, 'fresh.dat'), join(dir, 'old.json')).load()).toThrow(/old\.json is not JSON/);
   });
 });

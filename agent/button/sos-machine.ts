@@ -16,10 +16,25 @@ export interface SosState {
   escalation: number;
 }
 
-/** Where the state lives between restarts. `save` must be durable when it returns. */
+/** Where the state lives between restarts. `save` must be durable when it returns; it may throw (a full or failing disk). */
 export interface SosStore {
   load(): SosState | undefined;
   save(state: SosState): void;
+}
+
+/** Something on the alarm path failed and was contained: the alarm itself carries on. */
+export interface SosFault {
+  /** store-load: the saved state could not be read (the machine started idle); store-save: a state is in memory only; listener: a transition or re-send listener threw. */
+  kind: 'store-load' | 'store-save' | 'listener';
+  error: Error;
+}
+
+export interface SosMachineEvents {
+  transition: [SosTransition];
+  resend: [SosResend];
+  fault: [SosFault];
+  /** A save succeeded after failing: the state on disk is current again. */
+  'store-recovered': [];
 }
 
 export type SosResult = { ok: true; state: SosState } | { ok: false; error: string; state: SosState };
@@ -74,14 +89,22 @@ export function canTransition(from: SosPhase, to: SosPhase): boolean {
  * a restart resumes the same alarm id (and its re-send schedule). Invalid
  * transitions return `{ ok: false }` with the reason; nothing throws.
  *
- * Events: `transition` (SosTransition), `resend` (SosResend).
+ * Raising and re-sending never depend on a write: a save that fails (a full
+ * disk) is reported as a `fault` and the alarm goes on from memory, saved again
+ * at its next step; a state that cannot be loaded starts the machine idle (the
+ * button must work) and is reported as a fault too (see `loadFault`). A
+ * listener that throws cannot stop the re-send loop or reach the top of the
+ * process from its timer.
  */
-export class SosMachine extends EventEmitter {
+export class SosMachine extends EventEmitter<SosMachineEvents> {
   readonly #s: Scheduler;
   readonly #store: SosStore | undefined;
   readonly #o: SosMachineOptions;
   #state: SosState;
   #resendTimer: TimerHandle | undefined;
+  #saveFailing = false;
+  /** Why the stored state could not be loaded (the machine started idle); undefined when it loaded. */
+  readonly loadFault: Error | undefined;
 
   constructor(scheduler: Scheduler, store?: SosStore, opts: Partial<SosMachineOptions> = {}) {
     super();
@@ -89,7 +112,12 @@ export class SosMachine extends EventEmitter {
     this.#store = store;
     this.#o = { ...defaultSosMachineOptions, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (!(this.#o.resendIntervalMs > 0)) throw new Error(`sos.resendIntervalMs must be positive, got ${this.#o.resendIntervalMs}`);
-    const loaded = store?.load();
+    let loaded: SosState | undefined;
+    try {
+      loaded = store?.load();
+    } catch (err) {
+      this.loadFault = err as Error;
+    }
     this.#state = loaded !== undefined && isSosState(loaded) ? { ...loaded } : { phase: 'idle', escalation: 0 };
     // A restart while raised resumes re-sending; the first re-send waits a full
     // interval because the raise itself is already in the durable outbox.
@@ -143,12 +171,44 @@ export class SosMachine extends EventEmitter {
 
   #commit(next: SosState, at: number): SosResult {
     const from = this.#state.phase;
-    this.#store?.save(next);
+    this.#save(next);
     this.#state = next;
     this.dispose();
     if (next.phase === 'raised') this.#armResend();
-    this.emit('transition', { from, to: next.phase, alarmId: next.alarmId ?? '', at } satisfies SosTransition);
+    this.#announce('transition', { from, to: next.phase, alarmId: next.alarmId ?? '', at });
     return { ok: true, state: this.state };
+  }
+
+  /** Saves, or reports why not: the alarm must go out whether or not the disk takes its state. */
+  #save(next: SosState): void {
+    if (this.#store === undefined) return;
+    try {
+      this.#store.save(next);
+    } catch (err) {
+      this.#saveFailing = true;
+      this.#fault({ kind: 'store-save', error: err as Error });
+      return;
+    }
+    if (this.#saveFailing) {
+      this.#saveFailing = false;
+      this.#announce('store-recovered');
+    }
+  }
+
+  #announce<K extends 'transition' | 'resend' | 'store-recovered'>(event: K, ...args: SosMachineEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: SosMachineEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#fault({ kind: 'listener', error: err as Error });
+    }
+  }
+
+  #fault(f: SosFault): void {
+    try {
+      this.emit('fault', f);
+    } catch {
+      // A fault listener that throws has nowhere left to report to; the alarm goes on.
+    }
   }
 
   #reject(error: string): SosResult {
@@ -163,10 +223,11 @@ export class SosMachine extends EventEmitter {
     this.#resendTimer = undefined;
     if (this.#state.phase !== 'raised' || this.#state.alarmId === undefined) return;
     const next = { ...this.#state, escalation: this.#state.escalation + 1 };
-    this.#store?.save(next);
-    this.#state = next;
+    // Re-armed first: nothing below can stop the loop.
     this.#armResend();
-    this.emit('resend', { alarmId: next.alarmId ?? '', escalation: next.escalation, at: this.#o.wallClock() } satisfies SosResend);
+    this.#save(next);
+    this.#state = next;
+    this.#announce('resend', { alarmId: next.alarmId ?? '', escalation: next.escalation, at: this.#o.wallClock() });
   }
 }
 

@@ -8,7 +8,7 @@ function typeOf(s: TSchema): string {
     const range = [s.minimum !== undefined ? `≥ ${s.minimum}` : '', s.maximum !== undefined ? `≤ ${s.maximum}` : ''].filter(Boolean).join(', ');
     return range ? `${s.type} (${range})` : String(s.type);
   }
-  if (s.type === 'string' && s.pattern) return `string \`${s.pattern}\``;
+  if (s.type === 'string' && s.pattern) return `string \`${String(s.pattern).replaceAll('|', '\\|')}\``;
   return String(s.type ?? 'any');
 }
 

@@ -13,10 +13,18 @@ describe('config', () => {
 
   it('names the bad path and the rule', () => {
     expect(() => resolveConfig({ deviceId: 'rec-1', gps: { baudRate: 12 } })).toThrow(/\/gps\/baudRate/);
-    expect(() => resolveConfig({ deviceId: 'bad id' })).toThrow(/\/deviceId: Expected string to match/);
+    expect(() => resolveConfig({ deviceId: 'bad id' })).toThrow(/\/deviceId: device id "bad id" is not valid: use 1-64 of/);
     expect(() => resolveConfig({})).toThrow(/deviceId/);
     expect(() => resolveConfig({ deviceId: 'a', mqtt: { nope: 1 } })).toThrow(/\/mqtt\/nope/);
     expect(() => resolveConfig([])).toThrow(ConfigError);
+  });
+});
+
+describe('device id', () => {
+  it('refuses the names the platform store uses for its own folders, in any case, and a leading underscore', () => {
+    for (const id of ['keys', 'Keys', 'EVIDENCE', 'evidence']) expect(() => resolveConfig({ deviceId: id }), id).toThrow(/\/deviceId: device id ".*" is reserved/);
+    for (const id of ['_rejected', '_incoming', '_x']) expect(() => resolveConfig({ deviceId: id }), id).toThrow(/\/deviceId: .* may not start with "_"/);
+    for (const id of ['keys-1', 'my_evidence', 'rec-_1', 'k']) expect(resolveConfig({ deviceId: id }).deviceId).toBe(id);
   });
 });
 

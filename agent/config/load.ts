@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { AgentConfig, type Config } from './schema.js';
+import { deviceIdProblem } from '../../protocol/topics.js';
 
 const check = TypeCompiler.Compile(AgentConfig);
 
@@ -19,7 +20,9 @@ export function resolveConfig(raw: unknown, source = 'config'): Config {
   if (first !== undefined) {
     const path = first.path === '' ? '(root)' : first.path;
     const shown = first.value === undefined ? '' : ` (got ${JSON.stringify(first.value)?.slice(0, 80)})`;
-    throw new ConfigError(`${source}: ${path}: ${first.message}${shown}`);
+    // The device id pattern is unreadable as a regular expression; say which rule it breaks.
+    const why = path === '/deviceId' && typeof first.value === 'string' ? deviceIdProblem(first.value) : undefined;
+    throw new ConfigError(`${source}: ${path}: ${why ?? first.message}${shown}`);
   }
   return withDefaults as Config;
 }

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { MAX_PART_BYTES } from '../../protocol/media.js';
+import { DEVICE_ID_PATTERN, RESERVED_DEVICE_IDS } from '../../protocol/topics.js';
 
 /**
  * The agent's configuration: one JSON file. Every option has a default that
@@ -65,6 +66,12 @@ export const ButtonConfig = Type.Object(
 export const TransportConfig = Type.Object(
   {
     outboxCapacityBytes: Opt(Type.Integer({ minimum: 65_536, default: 64 * 1024 * 1024, description: 'outbox size on disk; see lane policy' })),
+    alarmReserveBytes: Opt(Type.Integer({
+      minimum: 262_144,
+      maximum: 256 * 1024 * 1024,
+      default: 4 * 1024 * 1024,
+      description: 'disk kept for alarms (<dataDir>/alarm-reserve): released slice by slice when an alarm cannot be stored on a full disk; media capture, an SOS recording included, stops before the free space left besides it falls below this much',
+    })),
     thinKeepEvery: Opt(Type.Integer({ minimum: 2, default: 4, description: 'when full, keep every Nth queued location' })),
     bulkMinKbps: Opt(Type.Number({ minimum: 8, default: 256, description: 'bulk (media) budget floor in kbit/s' })),
     bulkMaxKbps: Opt(Type.Number({ minimum: 8, default: 100_000, description: 'bulk budget ceiling in kbit/s' })),
@@ -138,7 +145,7 @@ export const UpdateConfig = Type.Object(
 
 export const AgentConfig = Type.Object(
   {
-    deviceId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'this device; also its topic prefix' }),
+    deviceId: Type.String({ pattern: DEVICE_ID_PATTERN, description: `this device; also its topic prefix: 1-64 of [A-Za-z0-9_-], not starting with _, not ${RESERVED_DEVICE_IDS.join(' or ')} (the platform store's own folders)` }),
     dataDir: Opt(Type.String({ default: '/var/lib/nrec', description: 'outbox, alarm state, media spool' })),
     logLevel: Opt(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((s) => Type.Literal(s)), { default: 'info' })),
     mqtt: Opt(MqttConfig),

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
+import { ensurePrivateDir, ensurePrivateFile } from '../config/private-files.js';
 
 export const PRIVATE_KEY_FILE = 'device-key.pem';
 export const PUBLIC_KEY_FILE = 'device-key.pub.pem';
@@ -18,11 +19,18 @@ export interface DeviceKey {
   readonly created: boolean;
   /** Set when a too-open private key file was tightened (repair mode). */
   readonly repaired?: string;
+  /** Every mode problem found and what was done about it (the key file, its directory), for the agent to report. */
+  readonly notes: string[];
 }
 
 export interface DeviceKeyOptions {
-  /** Tighten a private key file readable by group/others to 0600 instead of refusing it. */
+  /**
+   * Tighten a private key file readable by group/others to 0600 instead of refusing it, when the
+   * agent's user owns it (a file someone else owns is refused either way; see private-files.ts).
+   */
   repair?: boolean;
+  /** The agent's uid, for the ownership check (tests); default process.getuid(). */
+  uid?: number;
 }
 
 /**
@@ -34,6 +42,10 @@ export async function loadOrCreateDeviceKey(dir: string, opts: DeviceKeyOptions 
   const privatePath = join(dir, PRIVATE_KEY_FILE);
   const publicPath = join(dir, PUBLIC_KEY_FILE);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const notes: string[] = [];
+  // mkdir's mode applies only to a directory it creates; an existing one is tightened here.
+  const dirNote = await ensurePrivateDir(dir, 'device key directory', { uid: opts.uid });
+  if (dirNote !== undefined) notes.push(dirNote);
   let created = false;
   let repaired: string | undefined;
   let privatePem: string;
@@ -51,8 +63,8 @@ export async function loadOrCreateDeviceKey(dir: string, opts: DeviceKeyOptions 
     if ((mode & 0o077) !== 0) {
       const what = `device private key ${privatePath} has mode 0${mode.toString(8)}, readable by others`;
       if (opts.repair !== true) throw new Error(`${what}; it must be 0600 (fix with: chmod 600 ${privatePath}, and consider the key compromised if others had access)`);
-      await chmod(privatePath, 0o600);
-      repaired = `${what}; tightened to 0600`;
+      repaired = await ensurePrivateFile(privatePath, 'device private key', { uid: opts.uid });
+      if (repaired !== undefined) notes.push(repaired);
     }
     privatePem = await readFile(privatePath, 'utf8');
   }
@@ -68,6 +80,6 @@ export async function loadOrCreateDeviceKey(dir: string, opts: DeviceKeyOptions 
   // The public file is derived, so rewrite it when missing or stale rather than trusting it.
   const existingPub = await readFile(publicPath, 'utf8').catch(() => undefined);
   if (existingPub !== publicKeyPem) await writeFileAtomic(publicPath, publicKeyPem, 0o644);
-  return { privateKey, publicKey, publicKeyPem, privatePath, publicPath, created, ...(repaired === undefined ? {} : { repaired }) };
+  return { privateKey, publicKey, publicKeyPem, privatePath, publicPath, created, notes, ...(repaired === undefined ? {} : { repaired }) };
 }
 

@@ -30,6 +30,10 @@ describe('locateFfmpeg', () => {
     const absent = () => Promise.reject(new Error('Cannot find module'));
     await expect(locateFfmpeg({ env: { PATH: '/nonexistent' }, importInstaller: absent })).rejects.toThrow(/ffmpeg not found; tried .*@ffmpeg-installer\/ffmpeg \(not installed\).*FFMPEG_PATH/);
     await expect(locateFfmpeg({ configPath: '/nonexistent/ffmpeg', env: { PATH: dirname(ffmpeg) } })).rejects.toThrow(/config path for ffmpeg "\/nonexistent\/ffmpeg" is not a working ffmpeg/);
+    // Programs that answer -version but are not ffmpeg (a shell) are refused too.
+    for (const other of ['/bin/bash', '/bin/true']) {
+      await expect(locateFfmpeg({ configPath: other, env: { PATH: dirname(ffmpeg) } }), other).rejects.toThrow(/is not a working ffmpeg .*another program/);
+    }
   });
 
   it('finds ffprobe on PATH, or next to the ffmpeg in use', async () => {

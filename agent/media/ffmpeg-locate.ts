@@ -64,6 +64,17 @@ export async function locateFfprobe(ffmpeg: ToolLocation, opts: LocateOptions = 
   throw new Error(`ffprobe not found; tried ${tried.join(', ')}. Install it (apt-get install ffmpeg) or set FFPROBE_PATH`);
 }
 
+/** True when `path` runs and says it is ffmpeg (`ffmpeg version …`): `/bin/sh` or `bash` answer `-version` too. */
+export async function isFfmpeg(path: string): Promise<boolean> {
+  if (!(await isExecutable(path))) return false;
+  const version = await toolVersion(path);
+  return version !== undefined && isVersionOf('ffmpeg', version);
+}
+
+function isVersionOf(name: string, version: string): boolean {
+  return version.startsWith(`${name} version`);
+}
+
 /** First line of `<tool> -version`, or undefined when it does not run. */
 export function toolVersion(path: string): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -96,7 +107,7 @@ async function explicitTool(name: string, configPath: string | undefined, envPat
   for (const [p, source, what] of candidates) {
     if (p === undefined || p === '') continue;
     const version = (await isExecutable(p)) ? await toolVersion(p) : undefined;
-    if (version === undefined) throw new Error(`${what} "${p}" is not a working ${name} (missing, not executable, or -version failed)`);
+    if (version === undefined || !isVersionOf(name, version)) throw new Error(`${what} "${p}" is not a working ${name} (missing, not executable, -version failed, or it is another program: ${JSON.stringify(version?.slice(0, 60) ?? '')})`);
     return { path: p, source, version };
   }
   return undefined;
@@ -108,8 +119,8 @@ async function searchPath(name: string, pathVar: string, tried: string[]): Promi
     const p = join(dir, name);
     if (!(await isExecutable(p))) continue;
     const version = await toolVersion(p);
-    if (version !== undefined) return { path: p, version };
-    tried.push(`${p} (does not run)`);
+    if (version !== undefined && isVersionOf(name, version)) return { path: p, version };
+    tried.push(`${p} (does not run, or is not ${name})`);
   }
   tried.push(`${name} on PATH`);
   return undefined;

@@ -9,6 +9,7 @@ import { requireTool } from '../../test/support/tools.js';
 import { buildCapturePlan, DEFAULT_CAPTURE } from './capture-profiles.js';
 import { EvidenceSession } from './evidence.js';
 import { hashFile } from './file-hash.js';
+import { fsyncFileAndDir } from '../../lib/atomic-write.js';
 import { MediaService, RESTART_GAP_REASON } from './media-service.js';
 import { SessionStore } from './session-store.js';
 import { ModeMachine } from './mode.js';
@@ -170,5 +171,124 @@ describe('MediaService across a restart (the open session is kept in a SessionSt
     expect(warnings.join('\n')).toMatch(/cannot carry on with session broken-1 .*does not continue the chain/);
     expect(mode.mode).toBe('buffering');
     expect(store.load()).toEqual([]);
+  });
+
+  it('commits a manifest while its session is still in the store; a commit that fails keeps the session, and a restart commits the same manifest', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-manifest-'), (d) => d.remove());
+    const dbPath = dir.file('sessions.db');
+    const seed = new SessionStore(dbPath);
+    const t = Date.now() - 60_000;
+    seed.saveState({ sessionId: 'old-1', trigger: 'sos', startedAt: t, alarms: ['alarm-9'], until: t + 30_000, sosUntil: t + 30_000 });
+    seed.saveState({ sessionId: 'new-2', trigger: 'visit', visitId: 'visit-b', startedAt: t + 40_000, alarms: [], until: undefined, sosUntil: undefined });
+    seed.close();
+    const key = generateKeyPairSync('ed25519');
+    const start = (commitManifest: (m: Manifest) => Promise<void>) => {
+      const store = new SessionStore(dbPath);
+      const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, DEFAULT_CAPTURE, dir.path, n), ffprobePath: ffprobe });
+      const mode = new ModeMachine<ChunkEvent>({ now: Date.now, newSessionId: () => 'unused' });
+      const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store, commitManifest, manifestRetryMs: 60_000 });
+      const warnings: string[] = [];
+      svc.on('warning', (w) => warnings.push(w));
+      return { store, svc, warnings };
+    };
+
+    // The outbox refuses the manifest (a full disk): the ended session stays, marked ended.
+    const refused: Manifest[] = [];
+    const first = start(async (m) => {
+      refused.push(m);
+      throw new Error('outbox commit failed: database or disk is full');
+    });
+    first.svc.restore();
+    await first.svc.settled();
+    expect(refused.map((m) => m.sessionId)).toEqual(['old-1']);
+    expect(first.warnings.join('\n')).toMatch(/manifest of session old-1 not committed/);
+    // Left open by a crash, it ends where its evidence ended (no chunks: where it started).
+    expect(first.store.load().map((x) => [x.state.sessionId, x.endedAt])).toEqual([['old-1', t], ['new-2', undefined]]);
+    await first.svc.stop();
+    first.store.close();
+
+    // After a restart the same manifest is made again and committed before the session goes.
+    const committed: Array<{ manifest: Manifest; storedAtCommit: string[] }> = [];
+    const second = start(async (m) => {
+      committed.push({ manifest: m, storedAtCommit: second.store.load().map((x) => x.state.sessionId) });
+    });
+    cleanup.add(second.store, (st) => st.close());
+    const emitted = once(second.svc, 'manifest') as Promise<[Manifest]>;
+    second.svc.restore();
+    await second.svc.settled();
+    expect(committed.map((c) => c.manifest.sessionId)).toEqual(['old-1']);
+    expect(committed[0].storedAtCommit).toContain('old-1');
+    expect(committed[0].manifest).toEqual(refused[0]); // Ed25519 is deterministic: the very same signed manifest
+    expect((await emitted)[0]).toEqual(refused[0]);
+    expect(second.store.load().map((x) => x.state.sessionId)).toEqual(['new-2']);
+    await second.svc.stop();
+  });
+
+  it('fsyncs each chunk file and its directory before its chain record is committed', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-fsync-'), (d) => d.remove());
+    const settings = { ...DEFAULT_CAPTURE, profile: 'sim' as const, width: 160, height: 120, fps: 10, chunkS: 1, videoBitrateK: 200 };
+    const log: string[] = [];
+    class LoggingStore extends SessionStore {
+      override addRecord(record: Parameters<SessionStore['addRecord']>[0], path: string): void {
+        log.push(`record ${path}`);
+        super.addRecord(record, path);
+      }
+    }
+    const store = cleanup.add(new LoggingStore(dir.file('sessions.db')), (st) => st.close());
+    const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, settings, dir.path, n), ffprobePath: ffprobe });
+    const mode = new ModeMachine<ChunkEvent>({ bufferS: 2, now: Date.now, newSessionId: () => 'visit-fsync' });
+    const key = generateKeyPairSync('ed25519');
+    const syncFile = async (p: string) => {
+      await fsyncFileAndDir(p);
+      log.push(`sync ${p}`);
+    };
+    const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store, syncFile });
+    cleanup.add(svc, (x) => x.stop());
+    const records: string[] = [];
+    svc.on('record', (r) => {
+      log.push(`upload ${r.path}`);
+      records.push(r.path);
+    });
+    await svc.start();
+    await svc.startRecording('visit-x');
+    while (records.length < 2) await once(svc, 'record');
+    await svc.stop();
+    for (const p of records) {
+      const synced = log.indexOf(`sync ${p}`);
+      expect(synced, `${p} never fsynced`).toBeGreaterThanOrEqual(0);
+      expect(synced, `${p}: ${log.join(', ')}`).toBeLessThan(log.indexOf(`record ${p}`));
+      expect(synced).toBeLessThan(log.indexOf(`upload ${p}`));
+    }
+  });
+
+  it('a chunk record the store refused (a full disk) is kept and written, in order, with the next one', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-svc-refused-'), (d) => d.remove());
+    const settings = { ...DEFAULT_CAPTURE, profile: 'sim' as const, width: 160, height: 120, fps: 10, chunkS: 1, videoBitrateK: 200 };
+    let refuse = 1;
+    class FullOnceStore extends SessionStore {
+      override addRecord(record: Parameters<SessionStore['addRecord']>[0], path: string): void {
+        if (refuse-- > 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        super.addRecord(record, path);
+      }
+    }
+    const store = cleanup.add(new FullOnceStore(dir.file('sessions.db')), (st) => st.close());
+    const recorder = new Recorder({ chunkDir: dir.path, plan: (n) => buildCapturePlan(ffmpeg, settings, dir.path, n), ffprobePath: ffprobe });
+    const mode = new ModeMachine<ChunkEvent>({ bufferS: 2, now: Date.now, newSessionId: () => 'visit-full' });
+    const key = generateKeyPairSync('ed25519');
+    const svc = new MediaService({ deviceId: 'dev-1', recorder, mode, privateKey: key.privateKey, store });
+    cleanup.add(svc, (x) => x.stop());
+    const warnings: string[] = [];
+    svc.on('warning', (w) => warnings.push(w));
+    const records: number[] = [];
+    svc.on('record', (r) => records.push(r.record.meta.index));
+    await svc.start();
+    await svc.startRecording('visit-y');
+    while (records.length < 2) await once(svc, 'record');
+    await svc.stop();
+    // A restart now carries on with the whole chain, not one cut at the refused write.
+    const stored = store.load();
+    expect(stored.map((x) => x.state.sessionId)).toEqual(['visit-full']);
+    expect(stored[0].records.map((r) => r.record.meta.index)).toEqual(records.map((_, i) => i));
+    expect(warnings.join('\n')).toMatch(/could not save chunk 0 of session visit-full for a restart \(kept/);
   });
 });

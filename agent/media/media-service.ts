@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
+import { fsyncFileAndDir } from '../../lib/atomic-write.js';
 import type { Fix } from '../../protocol/index.js';
 import type { ChunkRecord, Gap, Manifest } from '../../protocol/media.js';
 import { EvidenceSession } from './evidence.js';
@@ -34,6 +35,20 @@ export interface MediaServiceOptions {
   remove?: (path: string) => Promise<void>;
   /** Keeps the open session on disk so a restart carries on with it (see SessionStore). */
   store?: SessionStore;
+  /**
+   * Makes a finished chunk file and its directory entry durable (fsync both) before its chain
+   * record is signed and committed: a durable record must never point at a file a power cut can
+   * still tear. Default: fsyncFileAndDir.
+   */
+  syncFile?: (path: string) => Promise<void>;
+  /**
+   * Commits a session's manifest durably (the outbox); resolves once it is. The session leaves the
+   * store only after that: until then a restart rebuilds the same manifest. Without it a manifest
+   * counts as committed once made.
+   */
+  commitManifest?: (manifest: Manifest) => Promise<void>;
+  /** How often a failed manifest commit or restart-store write (a full disk) is tried again; default 30 s. */
+  manifestRetryMs?: number;
 }
 
 /**
@@ -43,7 +58,7 @@ export interface MediaServiceOptions {
  * manifest); ffmpeg runs only while the mode wants chunks.
  */
 export class MediaService extends EventEmitter<MediaServiceEvents> {
-  readonly #o: Required<Omit<MediaServiceOptions, 'position' | 'store'>> & Pick<MediaServiceOptions, 'position' | 'store'>;
+  readonly #o: Required<Omit<MediaServiceOptions, 'position' | 'store' | 'commitManifest'>> & Pick<MediaServiceOptions, 'position' | 'store' | 'commitManifest'>;
   readonly #sessions = new Map<string, EvidenceSession>();
   #positionAtStart: Fix | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
@@ -55,10 +70,16 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   #savedState = '';
   /** A session carried on after a restart: its restart gap starts here and is recorded when the next fresh chunk (or the end) comes. */
   #resumed: { sessionId: string; from: number } | undefined;
+  /** Manifests made but not yet committed (the outbox refused them), retried on a timer. */
+  readonly #uncommitted = new Map<string, Manifest>();
+  /** Restart-store writes not yet done (a full disk), in order. */
+  readonly #storeOps: Array<{ what: string; op: (store: SessionStore) => void }> = [];
+  #storeFailing = false;
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: MediaServiceOptions) {
     super();
-    this.#o = { now: Date.now, remove: (p) => unlink(p), ...opts };
+    this.#o = { now: Date.now, remove: (p) => unlink(p), syncFile: fsyncFileAndDir, manifestRetryMs: 30_000, ...opts };
     const r = opts.recorder;
     r.on('chunk', (c) => {
       const pos = this.#positionAtStart;
@@ -82,7 +103,9 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (store === undefined) return [];
     const stored = store.load();
     const out: Array<{ record: ChunkRecord; path: string }> = [];
-    for (const [i, s] of stored.entries()) {
+    // The newest session that had not ended is carried on; sessions that had ended only wait for their manifest.
+    const carryOn = stored.filter((s) => s.endedAt === undefined).at(-1);
+    for (const s of stored) {
       out.push(...s.records);
       const st = s.state;
       let session: EvidenceSession;
@@ -101,7 +124,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       }
       this.#sessions.set(st.sessionId, session);
       const lastEnd = s.records.at(-1)?.record.meta.endTime ?? st.startedAt;
-      if (i < stored.length - 1) {
+      if (s.endedAt !== undefined) {
+        const endedAt = s.endedAt;
+        this.#applying = this.#applying.then(() => this.#end(st.sessionId, endedAt)).catch((err: Error) => { this.emit('warning', err.message); });
+        continue;
+      }
+      if (s !== carryOn) {
         this.#applying = this.#applying.then(() => this.#end(st.sessionId, lastEnd, lastEnd)).catch((err: Error) => { this.emit('warning', err.message); });
         continue;
       }
@@ -137,6 +165,15 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#command(this.#o.mode.setBase(base));
   }
 
+  /**
+   * The disk is nearly full: closes the open session now, an SOS's included (its manifest lists
+   * what was recorded), and stops capture until `setBase` brings it back. An alarm outranks its
+   * evidence: an SOS recording must not take the disk the alarm needs.
+   */
+  haltCapture(): Promise<void> {
+    return this.#command([...this.#o.mode.setBase('off'), ...this.#o.mode.shutdown()]);
+  }
+
   /** Resolves once every action so far (hashing, signing, deleting) is done. */
   settled(): Promise<void> {
     return this.#applying;
@@ -146,6 +183,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#tickTimer);
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     await this.#o.recorder.stop();
     await this.#applying;
   }
@@ -191,18 +230,22 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
           if (c.salvaged === true) r.from = Math.max(r.from, c.endTime);
           else this.#closeRestartGap(c.startTime);
         }
+        try {
+          await this.#o.syncFile(c.path);
+        } catch (err) {
+          // Not durable, so not signed: a stretch without evidence rather than a signed record of a file a power cut may tear.
+          this.#addGap(a.sessionId, { from: c.startTime, to: c.endTime, reason: `chunk ${c.file} could not be made durable: ${(err as Error).message}` });
+          this.emit('warning', `chunk ${c.path} left out of session ${a.sessionId}: fsync failed: ${(err as Error).message}`);
+          return;
+        }
         const record = await this.#session(a.sessionId).addChunk({
           path: c.path, startTime: c.startTime, endTime: c.endTime, durationS: c.durationS, codec: c.codec,
           ...(c.salvaged === true ? { salvaged: true } : {}), ...(c.position === undefined ? {} : { position: c.position }),
         });
         // On disk before anyone can upload it: a restart must never reuse this index. If the write
-        // fails (disk trouble) the chunk is still uploaded: the chain the ingest gets stays whole,
-        // only a restart before the session ends would cut the session short.
-        try {
-          this.#o.store?.addRecord(record, c.path);
-        } catch (err) {
-          this.emit('warning', `could not save chunk ${record.meta.index} of session ${a.sessionId} for a restart: ${(err as Error).message}`);
-        }
+        // fails (a full disk) it is kept and written, in order, once the disk takes it again; the
+        // chunk is uploaded meanwhile, so the chain the ingest gets stays whole.
+        this.#persist(`chunk ${record.meta.index} of session ${a.sessionId}`, (st) => st.addRecord(record, c.path));
         this.emit('record', { record, path: c.path, preEvent: a.preEvent });
         return;
       }
@@ -222,21 +265,72 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (restartGapFrom !== undefined) this.#addGap(sessionId, { from: restartGapFrom, to: Math.max(restartGapFrom, this.#o.now()), reason: RESTART_GAP_REASON });
     const manifest = await this.#session(sessionId).finish(endedAt);
     this.#sessions.delete(sessionId);
-    try {
-      this.#o.store?.remove(sessionId);
-    } catch (err) {
-      this.emit('warning', `could not remove ended session ${sessionId} from the restart store: ${(err as Error).message}`);
+    this.#persist(`the end of session ${sessionId}`, (st) => st.markEnded(sessionId, endedAt));
+    await this.#commitManifest(manifest);
+  }
+
+  /**
+   * Writes to the restart store in order; a write that fails (a full disk) waits, with every write
+   * after it, and is retried on the next write and on a timer. Warned about once per episode.
+   */
+  #persist(what: string, op: (store: SessionStore) => void): void {
+    if (this.#o.store === undefined) return;
+    this.#storeOps.push({ what, op });
+    this.#drainStore();
+  }
+
+  /** True when every queued store write is done. */
+  #drainStore(): boolean {
+    const store = this.#o.store;
+    if (store === undefined) return true;
+    while (this.#storeOps.length > 0) {
+      const next = this.#storeOps[0];
+      try {
+        next.op(store);
+      } catch (err) {
+        if (!this.#storeFailing) this.emit('warning', `could not save ${next.what} for a restart (kept, written once the disk takes it): ${(err as Error).message}`);
+        this.#storeFailing = true;
+        this.#armRetry();
+        return false;
+      }
+      this.#storeOps.shift();
     }
+    if (this.#storeFailing) this.emit('warning', 'restart store written again: every pending write is saved');
+    this.#storeFailing = false;
+    return true;
+  }
+
+  /** Commits the manifest, and only then lets the session go from the store; retried later when the commit fails. */
+  async #commitManifest(manifest: Manifest): Promise<void> {
+    const sessionId = manifest.sessionId;
+    try {
+      await this.#o.commitManifest?.(manifest);
+    } catch (err) {
+      this.#uncommitted.set(sessionId, manifest);
+      this.emit('warning', `manifest of session ${sessionId} not committed (${(err as Error).message}); kept in the restart store, retried in ${this.#o.manifestRetryMs} ms`);
+      this.#armRetry();
+      return;
+    }
+    this.#uncommitted.delete(sessionId);
+    // After the session's other writes (queued in order): harmless if it waits, the next start makes the same manifest again and the ingest keeps it once.
+    this.#persist(`the removal of ended session ${sessionId}`, (st) => st.remove(sessionId));
     this.emit('manifest', manifest);
+  }
+
+  /** Retries queued store writes, then uncommitted manifests, every `manifestRetryMs` while any remain. */
+  #armRetry(): void {
+    if (this.#retryTimer !== undefined || this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#drainStore();
+      for (const m of this.#uncommitted.values()) this.#applying = this.#applying.then(() => this.#commitManifest(m)).catch((err: Error) => { this.emit('warning', err.message); });
+    }, this.#o.manifestRetryMs);
+    this.#retryTimer.unref();
   }
 
   #addGap(sessionId: string, gap: Gap): void {
     this.#session(sessionId).addGap(gap);
-    try {
-      this.#o.store?.addGap(sessionId, gap);
-    } catch (err) {
-      this.emit('warning', `could not save a gap of session ${sessionId} for a restart: ${(err as Error).message}`);
-    }
+    this.#persist(`a gap of session ${sessionId}`, (st) => st.addGap(sessionId, gap));
   }
 
   #closeRestartGap(to: number): void {

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
-import { Validator, IngestAck, ackedIds, bulkClientId, type Fix } from '../../protocol/index.js';
+import { bulkClientId, type Fix } from '../../protocol/index.js';
+import type { ChunkRecord, Manifest } from '../../protocol/media.js';
+import { filesystemSpace } from '../health/storage.js';
 import type { CommandRegistry } from '../commands/command-registry.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../../lib/logger.js';
@@ -29,6 +31,8 @@ export interface MediaDeps {
   commands: CommandRegistry;
   session: SessionBase;
   position: () => Fix | undefined;
+  /** The alarm path's disk reserve: capture stops before the disk's free space, less what the reserve gave up, falls below its size. */
+  reserve?: { readonly bytes: number; readonly releasedBytes: number };
 }
 
 export interface MediaHandle {
@@ -45,7 +49,6 @@ export interface MediaHandle {
   close(): Promise<void>;
 }
 
-const ackValidator = new Validator(IngestAck);
 const newSessionId = () => randomBytes(9).toString('base64url');
 
 /**
@@ -64,8 +67,13 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const ffprobe = await locateFfprobe(ffmpeg, {});
   const encoder = m.profile === 'audio' ? 'libx264' : await detectVideoEncoder(ffmpeg.path);
   logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, encoder }, 'ffmpeg located');
-  const key = await loadOrCreateDeviceKey(join(dataDir, 'keys'), { repair: false });
+  // A key the agent owns is tightened and reported, one it cannot tighten refused (see private-files.ts).
+  const key = await loadOrCreateDeviceKey(join(dataDir, 'keys'), { repair: true });
   if (key.created) logger.info({ publicKey: key.publicPath }, 'device key created: register the public key with the platform');
+  for (const note of key.notes) {
+    logger.warn({ note }, 'device key file modes');
+    transport.event({ kind: 'security.file-mode', severity: 'warning', message: note });
+  }
 
   const settings = {
     ...DEFAULT_CAPTURE,
@@ -84,7 +92,11 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const recorder = new Recorder({ chunkDir, ffprobePath: ffprobe.path, plan: (n) => buildCapturePlan(ffmpeg.path, settings, chunkDir, n) });
   const mode = new ModeMachine<ChunkEvent>({ base: m.mode, bufferS: m.bufferS, postEventS: m.postEventS, now: Date.now, newSessionId });
   const sessions = new SessionStore(join(dataDir, 'sessions.db'));
-  const service = new MediaService({ deviceId: config.deviceId, recorder, mode, privateKey: key.privateKey, position: d.position, store: sessions });
+  // The manifest is committed to the outbox before its session leaves sessions.db (see MediaService).
+  const commitManifest = async (manifest: Manifest): Promise<void> => {
+    await transport.send('manifest', 'media', { manifest }, { sub: 'manifest' });
+  };
+  const service = new MediaService({ deviceId: config.deviceId, recorder, mode, privateKey: key.privateKey, position: d.position, store: sessions, commitManifest });
   const uploader = new ChunkUploader({ dbPath: join(dataDir, 'uploads.db'), envelope: d.envelope, partBytes: config.transport.partBytes, logger });
   const t = config.transport;
   const bulk = new BulkPump({
@@ -100,7 +112,37 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   });
 
   let storageHalted = false;
+  let diskHalted = false;
+  /**
+   * The disk itself, whatever the quota: capture stops, an SOS recording included, while the free
+   * space less what the alarm reserve has given up is below the reserve's size (that space is the
+   * alarm path's), and resumes at twice that.
+   */
+  const enforceDiskFloor = async (): Promise<boolean> => {
+    const floor = d.reserve?.bytes ?? 0;
+    if (floor === 0) return false;
+    const space = await filesystemSpace(chunkDir);
+    if (space === undefined) return diskHalted;
+    const room = space.freeBytes - (d.reserve?.releasedBytes ?? 0);
+    if (!diskHalted && room < floor) {
+      diskHalted = true;
+      await service.haltCapture();
+      logger.error({ freeBytes: space.freeBytes, keptForAlarmsBytes: floor }, 'disk nearly full: evidence capture stopped, SOS recording included, to keep room for alarms');
+      transport.event({
+        kind: 'storage',
+        severity: 'critical',
+        message: `disk nearly full (${space.freeBytes} bytes free, ${floor} kept for alarms): evidence capture stopped, an SOS recording included; nothing deleted`,
+        data: { freeBytes: space.freeBytes, reserveBytes: floor, pendingChunks: uploader.pendingChunks },
+      }, 'alarm');
+    } else if (diskHalted && room >= 2 * floor) {
+      diskHalted = false;
+      logger.info({ freeBytes: space.freeBytes }, 'disk has room again; capture may resume');
+      if (!storageHalted) await service.setBase(m.mode);
+    }
+    return diskHalted;
+  };
   const enforceQuota = async (): Promise<void> => {
+    if (await enforceDiskFloor()) return;
     const used = await dirBytes(chunkDir);
     if (used <= m.quotaBytes) {
       if (storageHalted && used < m.quotaBytes * 0.9) {
@@ -129,16 +171,27 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     }
   };
 
+  // A signed chunk the upload queue could not take (a full disk) waits here, in order, and is
+  // queued once the disk takes it: a chunk in a manifest must reach the ingest.
+  const unqueued: Array<{ record: ChunkRecord; path: string }> = [];
+  const queueUnqueued = (): void => {
+    while (unqueued.length > 0) {
+      const { record, path } = unqueued[0];
+      try {
+        uploader.enqueue(record, path, true);
+      } catch (err) {
+        if (unqueued.length === 1) logger.error({ err: (err as Error).message, path }, 'evidence chunk not queued for upload; kept, queued once the disk takes it');
+        return;
+      }
+      unqueued.shift();
+    }
+  };
   service.on('record', ({ record, path }) => {
-    uploader.enqueue(record, path, true);
-    void enforceQuota();
+    void enforceQuota().catch((err: Error) => logger.warn({ err: err.message }, 'storage check failed'));
+    unqueued.push({ record, path });
+    queueUnqueued();
   });
-  const storing = new Set<Promise<unknown>>();
-  service.on('manifest', (manifest) => {
-    const p = transport.send('manifest', 'media', { manifest }, { sub: 'manifest' }).catch((err: Error) => logger.error({ err: err.message }, 'manifest not stored'));
-    storing.add(p);
-    void p.finally(() => storing.delete(p));
-  });
+  service.on('manifest', (manifest) => logger.info({ sessionId: manifest.sessionId, chunks: manifest.chunks.length }, 'evidence session closed; manifest queued'));
   service.on('status', (s) => {
     logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
     if (s.state === 'fault') transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
@@ -149,11 +202,19 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   });
 
   transport.on('confirmed', (ids) => {
-    const done = uploader.onIngestAck(ids);
+    let done: string[];
+    try {
+      done = uploader.onIngestAck(ids);
+    } catch (err) {
+      // A full or failing disk: the acknowledged items stay queued and are sent (and acknowledged) again.
+      // Thrown from here it would reach the MQTT client's packet handler and the top of the process.
+      logger.error({ err: (err as Error).message }, 'ingest acknowledgement not recorded');
+      return;
+    }
     for (const path of done) {
       // Once capture was halted by the quota, only these deletions free the disk: check again after each, so buffering resumes.
       const remove = () => unlink(path).catch((err: Error) => logger.warn({ path, err: err.message }, 'could not delete uploaded chunk')).then(() => {
-        if (storageHalted) void enforceQuota();
+        if (storageHalted || diskHalted) void enforceQuota();
       });
       if (m.retainAckedS > 0) setTimeout(() => void remove(), m.retainAckedS * 1000).unref();
       else void remove();
@@ -171,11 +232,11 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     if (storageHalted) return { status: 'refused' as const, reason: `evidence storage is full (quota ${m.quotaBytes} bytes of evidence not yet uploaded): recording refused until uploads free space` };
     await service.startRecording(visitId);
     return { result: { recording: true, visitId } };
-  });
+  }, { replaySafe: true }); // the same visit joins the session it opened
   d.commands.register('record.stop', async () => {
     await service.stopRecording();
     return { result: { recording: false } };
-  });
+  }, { replaySafe: true });
   await mkdirp(chunkDir);
   // A session the last run left open (power cut, crash) carries on; any of its chunks that never
   // reached the upload queue (a crash between the two writes) is queued now: the ingest stores a
@@ -190,8 +251,15 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const open = mode.session;
   if (open !== undefined) logger.info({ sessionId: open.sessionId, trigger: open.trigger, visitId: open.visitId, chunks: restored.filter((r) => r.record.meta.sessionId === open.sessionId).length }, 'evidence session resumed after restart');
   await recorder.salvage(known);
+  await enforceDiskFloor();
   await service.start();
   bulk.start();
+  // Chunks are checked as they are committed; this covers buffering (no commits) and a disk freed by others.
+  const storageCheck = setInterval(() => {
+    queueUnqueued();
+    void enforceQuota().catch((err: Error) => logger.warn({ err: err.message }, 'storage check failed'));
+  }, 10_000);
+  storageCheck.unref();
   return {
     service,
     uploader,
@@ -202,10 +270,16 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
       return service.startRecording(visitId);
     },
     stopRecording: () => service.stopRecording(),
-    onSos: (alarmId) => void service.onSos(alarmId).catch((err: Error) => logger.error({ err: err.message }, 'SOS recording failed')),
+    onSos: (alarmId) => {
+      if (diskHalted) {
+        logger.error({ alarmId }, 'SOS not recorded: the disk is nearly full (the alarm itself goes out)');
+        return;
+      }
+      void service.onSos(alarmId).catch((err: Error) => logger.error({ err: err.message }, 'SOS recording failed'));
+    },
     async stop() {
+      clearInterval(storageCheck);
       await service.shutdown();
-      await Promise.all(storing);
     },
     async close() {
       await bulk.stop();

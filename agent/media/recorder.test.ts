@@ -37,6 +37,24 @@ async function waitForChunks(rec: Recorder, chunks: ChunkEvent[], n: number): Pr
 }
 
 describe('Recorder with the sim profile', () => {
+  it('never dates a chunk end after the moment it was listed, the last one of a stopped run included (a restart gap needs it)', async () => {
+    // ffmpeg admits a frame once its time has come and a chunk ends where its last frame ends, so the
+    // chunk that `q` closes used to end up to a frame in the future; a quick restart then started
+    // before it ended and the restart gap was lost (media-service.test.ts, "carries on with the open visit").
+    // At 2 frames per second a frame lasts 500 ms, far more than ffmpeg's start-up takes, so the old lead shows every time.
+    const { rec, chunks } = await makeRecorder({ ...sim, chunkS: 1, fps: 2 });
+    const listedAt: number[] = [];
+    rec.on('chunk', () => listedAt.push(Date.now()));
+    await rec.start();
+    await waitForChunks(rec, chunks, 2);
+    await rec.stop();
+    for (const [i, c] of chunks.entries()) {
+      expect(c.endTime, `chunk ${i} ends after it was listed`).toBeLessThanOrEqual(listedAt[i]);
+      expect(c.endTime).toBeGreaterThanOrEqual(c.startTime);
+      if (i > 0) expect(c.startTime).toBe(chunks[i - 1].endTime);
+    }
+  });
+
   it('records 2 s chunks learned from the segment list, each playable, and stop() yields the last one', async () => {
     const { rec, chunks } = await makeRecorder();
     await rec.start();

@@ -234,13 +234,20 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     }
     this.#known.add(file);
     this.#nextIndex = Math.max(this.#nextIndex, index + 1);
+    // A chunk ends where its last frame ends, and ffmpeg takes a frame in once the frame's start has
+    // come (-re, a live camera): the chunk `q` closes ends up to one frame in the future (~260 ms at
+    // 2 fps, measured). Nothing has ended after the moment it is listed, so the end is capped there;
+    // the next chunk starts where this one was said to end, keeping the run contiguous. Without the
+    // cap a quick restart started before the previous run "ended" and its restart gap was lost.
+    const startTime = run.chunks === 0 ? run.wallStart + Math.round(e.startS * 1000) : run.lastEnd;
+    const endTime = Math.max(startTime, Math.min(run.wallStart + Math.round(e.endS * 1000), this.#o.now()));
     run.chunks++;
-    run.lastEnd = run.wallStart + Math.round(e.endS * 1000);
+    run.lastEnd = endTime;
     this.#delayMs = this.#o.backoff.initialMs;
     this.emit('chunk', {
       path, file, index,
-      startTime: run.wallStart + Math.round(e.startS * 1000),
-      endTime: run.lastEnd,
+      startTime,
+      endTime,
       durationS: Math.round((e.endS - e.startS) * 1000) / 1000,
       bytes: st.size,
       codec: run.plan.codec,

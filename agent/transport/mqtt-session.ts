@@ -24,6 +24,12 @@ export interface SessionOptions {
   onConnect?: (session: MqttSession) => Promise<void>;
   /** Wraps the raw socket (the bulk connection paces its writes this way). */
   wrapStream?: (socket: Duplex) => Duplex;
+  /**
+   * Runs for every incoming PUBLISH before its PUBACK is sent (mqtt.js `handleMessage`; 'message'
+   * has been emitted just before): record what must survive a crash here. A failure is logged and
+   * the PUBACK goes out anyway, so the broker does not redeliver for ever what cannot be recorded.
+   */
+  beforeAck?: (topic: string, payload: Buffer) => void | Promise<void>;
   logger: Logger;
 }
 
@@ -104,6 +110,17 @@ export class MqttSession extends EventEmitter {
       void this.#onConnected(client);
     });
     client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet));
+    const beforeAck = o.beforeAck;
+    if (beforeAck !== undefined) {
+      client.handleMessage = (packet, callback) => {
+        if (packet.cmd !== 'publish') return callback();
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        Promise.resolve()
+          .then(() => beforeAck(packet.topic, payload))
+          .catch((err: Error) => o.logger.error({ err: err.message, topic: packet.topic }, 'incoming message not recorded before its acknowledgement'))
+          .finally(() => callback());
+      };
+    }
     client.on('error', (err: Error & { code?: number }) => {
       // MQTT 5 refused by a 3.1.1-only broker (aedes): CONNACK code 1 or a close before CONNACK.
       if (!gotConnack && this.#o.protocolVersion === 'auto' && this.#version === 5 && (err.code === 1 || /protocol/i.test(err.message))) {

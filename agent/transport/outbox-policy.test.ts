@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planEviction, thinPass, type Lane, type PolicyRow } from './outbox-policy.js';
+import { LANES, planEviction, storedOverCapacity, thinPass, type Lane, type PolicyRow } from './outbox-policy.js';
 
 function rowsOf(spec: Partial<Record<Lane, PolicyRow[]>>): (l: Lane) => PolicyRow[] {
   return (l) => spec[l] ?? [];
@@ -20,23 +20,26 @@ describe('thinPass', () => {
 });
 
 describe('planEviction', () => {
-  it('evicts manifests oldest first, only as many as needed', () => {
+  it('evicts statuses oldest first, only as many as needed, and never a manifest', () => {
     const plan = planEviction({ lane: 'result', needBytes: 25, thinKeepEvery: 4, rows: rowsOf({ manifest: seq(1, 5), status: seq(10, 5) }) });
-    expect(plan).toEqual({ drops: [{ lane: 'manifest', rowIds: [1, 2, 3], bytes: 30, reason: 'capacity' }], freed: 30, enough: true });
+    expect(plan).toEqual({ drops: [{ lane: 'status', rowIds: [10, 11, 12], bytes: 30, reason: 'capacity' }], freed: 30, enough: true });
   });
 
-  it('goes manifest → status → location (thinned) → result, never alarm', () => {
-    const plan = planEviction({
-      lane: 'alarm', needBytes: 10_000, thinKeepEvery: 4,
-      rows: rowsOf({ manifest: seq(1, 2), status: seq(10, 2), location: seq(20, 10), result: seq(40, 3), alarm: seq(50, 3) }),
-    });
-    expect(plan.drops.map((d) => [d.lane, d.reason])).toEqual([
-      ['manifest', 'capacity'], ['status', 'capacity'], ['location', 'thinned'], ['result', 'capacity'],
-    ]);
-    // locations: first pass keeps 20,24,28,29; second pass keeps 20,29
-    expect(plan.drops[2].rowIds).toEqual([21, 22, 23, 25, 26, 27, 24, 28]);
-    expect(plan.drops.flatMap((d) => d.rowIds).some((id) => id >= 50)).toBe(false);
-    expect(plan.enough).toBe(false);
+  it('goes status → location (thinned) → result, never alarm or manifest', () => {
+    for (const lane of ['alarm', 'manifest'] as const) {
+      const plan = planEviction({
+        lane, needBytes: 10_000, thinKeepEvery: 4,
+        rows: rowsOf({ manifest: seq(1, 2), status: seq(10, 2), location: seq(20, 10), result: seq(40, 3), alarm: seq(50, 3) }),
+      });
+      expect(plan.drops.map((d) => [d.lane, d.reason])).toEqual([['status', 'capacity'], ['location', 'thinned'], ['result', 'capacity']]);
+      // locations: first pass keeps 20,24,28,29; second pass keeps 20,29
+      expect(plan.drops[1].rowIds).toEqual([21, 22, 23, 25, 26, 27, 24, 28]);
+      expect(plan.drops.flatMap((d) => d.rowIds).some((id) => id < 10 || id >= 50)).toBe(false);
+      expect(plan.enough).toBe(false);
+    }
+    expect(storedOverCapacity('alarm')).toBe(true);
+    expect(storedOverCapacity('manifest')).toBe(true);
+    expect(LANES.filter((l) => !storedOverCapacity(l))).toEqual(['result', 'status', 'location']);
   });
 
   it('thins in whole passes and stops once enough is freed', () => {
@@ -47,17 +50,17 @@ describe('planEviction', () => {
   it('never lets a put displace a more valuable lane', () => {
     const rows = rowsOf({ manifest: seq(1, 1), status: seq(10, 3), location: seq(20, 10), result: seq(40, 3) });
     const status = planEviction({ lane: 'status', needBytes: 1000, thinKeepEvery: 4, rows });
-    expect(status.drops.map((d) => d.lane)).toEqual(['manifest', 'status']);
-    const manifest = planEviction({ lane: 'manifest', needBytes: 1000, thinKeepEvery: 4, rows });
-    expect(manifest.drops.map((d) => d.lane)).toEqual(['manifest']);
-    expect(manifest.enough).toBe(false);
+    expect(status.drops.map((d) => d.lane)).toEqual(['status']);
+    expect(status.enough).toBe(false);
+    const location = planEviction({ lane: 'location', needBytes: 1000, thinKeepEvery: 4, rows });
+    expect(location.drops.map((d) => d.lane)).toEqual(['status', 'location']);
   });
 
   it('rejects a thinning step below 2', () => {
     expect(() => planEviction({ lane: 'alarm', needBytes: 1, thinKeepEvery: 1, rows: rowsOf({}) })).toThrow(/thinKeepEvery/);
   });
 
-  it('property: drops only existing non-alarm rows, each once, and frees what it claims', () => {
+  it('property: drops only existing rows of evictable lanes, each once, and frees what it claims', () => {
     const laneRows = fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 40 });
     fc.assert(fc.property(
       fc.record({ manifest: laneRows, status: laneRows, location: laneRows, result: laneRows, alarm: laneRows }),
@@ -75,6 +78,7 @@ describe('planEviction', () => {
         let sum = 0;
         for (const d of plan.drops) {
           expect(d.lane).not.toBe('alarm');
+          expect(d.lane).not.toBe('manifest');
           for (const rid of d.rowIds) {
             expect(byId.get(rid)?.lane).toBe(d.lane);
             sum += byId.get(rid)!.bytes;

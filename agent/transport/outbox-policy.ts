@@ -4,23 +4,35 @@
  * executes the plan in the same transaction as the put.
  *
  * Order of sacrifice, cheapest loss first:
- *   manifest  — rebuildable from the media spool, so losing one costs least;
  *   status    — superseded by the next status (retained, only the latest matters);
  *   location  — thinned, never dropped wholesale: the track keeps its shape
  *               (first, last and every Nth point survive each pass);
  *   result    — command results, oldest first, only when all of the above are gone;
- *   alarm     — never evicted; an alarm put always succeeds, even over capacity.
- * A put may only displace data that is as cheap or cheaper to lose than itself
- * (a status put may evict manifests and older statuses but not thin the track),
- * so a flood of low-value messages cannot erase more valuable ones.
+ *   manifest  — never evicted: a session's signed manifest (the visit's service
+ *               record) leaves the device's session store once it is in the outbox,
+ *               so nothing could rebuild an evicted one; one per session, small;
+ *   alarm     — never evicted.
+ * A put of a lane that is never evicted may displace every evictable lane and,
+ * when even that is not enough, is stored over capacity (see storedOverCapacity).
+ * Any other put may only displace data that is as cheap or cheaper to lose than
+ * itself (a status put may evict older statuses but not thin the track), so a
+ * flood of low-value messages cannot erase more valuable ones.
  */
 
 export const LANES = ['alarm', 'result', 'status', 'location', 'manifest'] as const;
 export type Lane = (typeof LANES)[number];
 
-/** Eviction order, first sacrificed first; alarm is absent on purpose. */
-export const EVICTION_ORDER = ['manifest', 'status', 'location', 'result'] as const satisfies readonly Lane[];
+/** Eviction order, first sacrificed first; alarm and manifest are absent on purpose. */
+export const EVICTION_ORDER = ['status', 'location', 'result'] as const satisfies readonly Lane[];
 type EvictableLane = (typeof EVICTION_ORDER)[number];
+
+/** Lanes whose messages are never evicted, and whose puts are stored even over capacity. */
+export const NEVER_EVICTED = ['alarm', 'manifest'] as const satisfies readonly Lane[];
+
+/** True when a put of `lane` must be stored even if eviction cannot make room (the outbox refuses any other). */
+export function storedOverCapacity(lane: Lane): boolean {
+  return (NEVER_EVICTED as readonly Lane[]).includes(lane);
+}
 
 /** A queued, not-in-flight row as the policy sees it. */
 export interface PolicyRow {
@@ -55,10 +67,10 @@ export interface EvictionRequest {
 }
 
 function evictionRank(lane: Lane): number {
-  return lane === 'alarm' ? EVICTION_ORDER.length : EVICTION_ORDER.indexOf(lane as EvictableLane);
+  return storedOverCapacity(lane) ? EVICTION_ORDER.length : EVICTION_ORDER.indexOf(lane as EvictableLane);
 }
 
-/** Decides which rows to drop so `needBytes` fit; never touches alarms or lanes more valuable than the incoming one. */
+/** Decides which rows to drop so `needBytes` fit; never touches alarms, manifests or lanes more valuable than the incoming one. */
 export function planEviction(req: EvictionRequest): EvictionPlan {
   if (!Number.isInteger(req.thinKeepEvery) || req.thinKeepEvery < 2) {
     throw new Error(`thinKeepEvery must be an integer >= 2, got ${req.thinKeepEvery}`);

@@ -120,24 +120,26 @@ describe('Outbox', () => {
     expect(Object.keys(s)).toEqual([...LANES]);
   });
 
-  it('evicts manifests oldest first, then statuses, and reports it', async () => {
-    const each = cost('manifest', 90); // 90 + 10 = 100 (topic t/manifest is 10 chars)
+  it('evicts statuses oldest first, never manifests, and reports it; a manifest is stored over capacity', async () => {
+    const each = cost('status', 92); // 92 + 8 = 100 (topic t/status is 8 chars)
     const o = openOutbox({ capacityBytes: 5 * each });
     const events: EvictedEvent[] = [];
     o.on('evicted', (e: EvictedEvent) => events.push(e));
-    const m = await Promise.all([...Array(3)].map(() => o.put(msg('manifest', 90))));
-    const s = await Promise.all([...Array(2)].map(() => o.put(msg('status', 92)))); // t/status is 8 chars → 100
-    await o.put(msg('result', 190)); // needs 200 bytes: two manifests go
-    expect(events).toEqual([{ lane: 'manifest', count: 2, bytes: 200, reason: 'capacity' }]);
-    expect(ids(o.take('manifest', 10))).toEqual([m[2].msgId]);
+    const m = await Promise.all([...Array(2)].map(() => o.put(msg('manifest', 90)))); // t/manifest is 10 chars → 100
+    const s = await Promise.all([...Array(3)].map(() => o.put(msg('status', 92))));
+    await o.put(msg('result', 190)); // needs 200 bytes: two statuses go
+    expect(events).toEqual([{ lane: 'status', count: 2, bytes: 200, reason: 'capacity' }]);
+    expect(ids(o.take('status', 10))).toEqual([s[2].msgId]);
     o.releaseAll();
-    await o.put(msg('result', 190)); // manifest + one status
+    const m3 = await o.put(msg('manifest', 190)); // 200 bytes: the last status and then the result go
     expect(events.slice(1)).toEqual([
-      { lane: 'manifest', count: 1, bytes: 100, reason: 'capacity' },
       { lane: 'status', count: 1, bytes: 100, reason: 'capacity' },
+      { lane: 'result', count: 1, bytes: cost('result', 190), reason: 'capacity' },
     ]);
-    expect(ids(o.take('status', 10))).toEqual([s[1].msgId]);
-    expect(o.totalBytes).toBeLessThanOrEqual(5 * each);
+    const m4 = await o.put(msg('manifest', 190)); // nothing evictable is left: stored over capacity
+    expect(events).toHaveLength(3);
+    expect(ids(o.take('manifest', 10))).toEqual(ids([...m, m3, m4]));
+    expect(o.totalBytes).toBe(6 * each);
   });
 
   it('thins locations (first, last and every 4th kept) instead of dropping them', async () => {
@@ -162,12 +164,12 @@ describe('Outbox', () => {
   });
 
   it('does not evict entries that are in flight', async () => {
-    const o = openOutbox({ capacityBytes: 2 * cost('manifest', 10) });
-    await o.put(msg('manifest'));
-    await o.put(msg('manifest'));
-    o.take('manifest', 2);
-    await expect(o.put(msg('manifest'))).rejects.toThrow(/capacity/);
-    expect(o.stats().manifest.count).toBe(2);
+    const o = openOutbox({ capacityBytes: 2 * cost('status', 10) });
+    await o.put(msg('status'));
+    await o.put(msg('status'));
+    o.take('status', 2);
+    await expect(o.put(msg('status'))).rejects.toThrow(/capacity/);
+    expect(o.stats().status.count).toBe(2);
   });
 
   it('rejects every put of a batch whose commit fails and reports them as write-failed', async () => {

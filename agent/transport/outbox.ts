@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../../lib/sqlite.js';
-import { LANES, planEviction, type Lane, type PolicyRow } from './outbox-policy.js';
+import { LANES, planEviction, storedOverCapacity, type Lane, type PolicyRow } from './outbox-policy.js';
 import { idRuns, prepareStatements, toEntry, type Meta, type OutboxStatements } from './outbox-sql.js';
 
 export { LANES, type Lane };
@@ -461,7 +461,7 @@ export class Outbox extends EventEmitter {
           lane, needBytes: total + p.bytes - this.#capacity, thinKeepEvery: this.#keepEvery,
           rows: (l) => this.#candidates(l),
         });
-        if (!plan.enough && lane !== 'alarm') {
+        if (!plan.enough && !storedOverCapacity(lane)) {
           note(lane, 'refused', 1, p.bytes);
           outcomes.push({ ok: false, error: new Error(
             `outbox capacity of ${this.#capacity} bytes exceeded: ${lane} message ${p.input.msgId} (${p.bytes} bytes) refused, ` +
