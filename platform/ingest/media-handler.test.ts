@@ -95,7 +95,8 @@ describe('MediaHandler over the shared spool', () => {
     for (const [i, p] of c0.slice(1).entries()) await handlers[0].spool.putPart(ref, i, p.payload);
     expect((await spoolEntries(dir)).sort()).toEqual(['0', '1.verified']);
     const out = await new MediaHandler(dir, logger).maintain();
-    expect(out).toEqual([{ deviceId: 'dev-1', acks: session.chunks.map((c) => c.header(PART).id), stored: 2, rejected: [], rejectCodes: [] }]);
+    expect(out).toMatchObject([{ deviceId: 'dev-1', acks: session.chunks.map((c) => c.header(PART).id), stored: 2, rejected: [], rejectCodes: [] }]);
+    expect(out[0].indexed.map((i) => (i.kind === 'chunk' ? i.record.meta.index : -1))).toEqual([0, 1]);
     expect(await spoolEntries(dir)).toEqual([]);
   });
 
