@@ -6,20 +6,17 @@
 // (bootId, seq), exactly once, with no hole but the tail of a boot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { readStream } from '../platform/ingest/index.js';
-import { DEVICE_STREAMS } from '../protocol/index.js';
 import { Cleanup, cliPath, Mosquitto, World, waitFor } from './support/index.js';
+import { checkStore, outboxCount, type StoredMsg as Stored } from './support/store-check.js';
 
 const logger = createLogger('test', { level: 'warn' });
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-interface Stored { id: string; bootId: string; seq: number; alarmId?: string; state?: string; kind?: string; data?: Record<string, unknown> }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Fast GPS, every fix a report: a steady stream of small messages. */
@@ -28,41 +25,6 @@ const busyWorld = (brokerUrl: string, extra: Record<string, Record<string, unkno
     logger, brokerUrl, ingest: ingest ? undefined : false, gpsIntervalMs: 100, gpsSpeedMps: 60,
     agentConfig: { gps: { displacementM: 1, minIntervalS: 0, intervalS: 1 }, ...extra },
   });
-
-function outboxCount(dataDir: string): number {
-  const path = join(dataDir, 'outbox.db');
-  if (!existsSync(path)) return 0;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-
-/**
- * Every stored message of the device, checked: no id twice, and for every
- * (bootId, stream) the seqs are exactly 0..k (a hole is a lost message).
- * Status is left out: births and wills are published directly, not from the outbox.
- */
-function checkStore(storeDir: string, deviceId: string): Map<string, Stored[]> {
-  const streams = new Map<string, Stored[]>();
-  for (const s of DEVICE_STREAMS) streams.set(s, readStream<Stored>(storeDir, deviceId, s).map((r) => r.m));
-  const all = [...streams.values()].flat();
-  const counts = new Map<string, number>();
-  for (const m of all) counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
-  expect([...counts].filter(([, n]) => n > 1), 'ids stored more than once').toEqual([]);
-  for (const [stream, msgs] of streams) {
-    if (stream === 'status' || stream === 'media') continue;
-    const byBoot = new Map<string, number[]>();
-    for (const m of msgs) byBoot.set(m.bootId, [...(byBoot.get(m.bootId) ?? []), m.seq]);
-    for (const [boot, seqs] of byBoot) {
-      const sorted = [...seqs].sort((a, b) => a - b);
-      expect(sorted, `${stream} of boot ${boot}: a hole means a message the device handed over was lost`).toEqual(sorted.map((_, i) => i));
-    }
-  }
-  return streams;
-}
 
 describe('end-to-end acknowledgement', () => {
   it('the broker killed with -9 while the ingest is away loses what it had acknowledged; the device sends it again and the store has everything once, the SOS included', async () => {
