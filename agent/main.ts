@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../lib/cli-args.js';
+import { NREC_VERSION } from '../lib/version.js';
+import { ensureDataDir } from './data-dir.js';
 import { AlarmService } from './alarm/alarm-service.js';
 import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline, realScheduler, SosMachine, Feedback, type InputLine } from './button/index.js';
 import { registerBuiltins } from './commands/builtin-commands.js';
@@ -19,18 +20,19 @@ import { Transport } from './transport/transport.js';
 import { sessionFromConfig } from './transport/session-config.js';
 import { setupMedia, type MediaHandle } from './media/media-setup.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = NREC_VERSION;
 
-/** `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT. */
+/**
+ * `nrec agent --config FILE`: runs the recorder agent until SIGTERM/SIGINT.
+ * A process that cannot do its job exits (2: bad configuration, every problem
+ * listed; 1: cannot start, the cause named) so the service manager sees it and
+ * restarts it; problems it can outlive (broker away, GPS unplugged, button
+ * tools missing, no camera) are retried in the background and reported.
+ * docs/liveness.md lists the decision for each.
+ */
 export async function main(argv: string[]): Promise<number> {
-  let configPath: string;
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
-    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/agent.json');
-  } catch (err) {
-    process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
-    return 2;
-  }
+  const { values, positionals } = parseCommandArgs(argv, { options: { config: { type: 'string', short: 'c' } }, positionals: ['FILE'] });
+  const configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/agent.json');
   let config: Config;
   try {
     config = await loadConfig(configPath);
@@ -44,7 +46,15 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createLogger('agent', { level: config.logLevel });
   // A stray rejection must not take the alarm down with it; log it loudly and carry on.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection'));
-  const agent = await startAgent(config, configPath, logger);
+  let agent: { stop(): Promise<void> };
+  try {
+    agent = await startAgent(config, configPath, logger);
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    logger.fatal({ err: cause }, 'agent cannot start');
+    process.stderr.write(`nrec agent: cannot start: ${cause}\n`);
+    return 1;
+  }
   await new Promise<void>((r) => {
     process.once('SIGTERM', r);
     process.once('SIGINT', r);
@@ -57,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
 /** Builds every module, wires their events, starts them. Returns a handle to stop them. */
 export async function startAgent(config: Config, configPath: string, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const startedAt = Date.now();
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await ensureDataDir(config.dataDir);
   const outbox = Outbox.open(join(config.dataDir, 'outbox.db'), { capacityBytes: config.transport.outboxCapacityBytes, thinKeepEvery: config.transport.thinKeepEvery });
   const envelope = new Envelope(config.deviceId);
   const session = await sessionFromConfig(config);

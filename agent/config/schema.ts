@@ -9,7 +9,7 @@ const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 
 export const MqttConfig = Type.Object(
   {
-    url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS)' })),
+    url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS), ws:// or wss:// (MQTT over WebSocket, TLS)' })),
     protocolVersion: Opt(Type.Union([Type.Literal(4), Type.Literal(5), Type.Literal('auto')], { default: 'auto', description: '4 = MQTT 3.1.1, 5 = MQTT 5; auto tries 5 then falls back to 3.1.1' })),
     username: Opt(Type.String()),
     passwordFile: Opt(Type.String({ description: 'file holding the password (never put secrets in the config)' })),
@@ -17,7 +17,7 @@ export const MqttConfig = Type.Object(
     certFile: Opt(Type.String({ description: 'client certificate (PEM) for mutual TLS' })),
     keyFile: Opt(Type.String({ description: 'client private key (PEM, mode 0600) for mutual TLS' })),
     keepaliveS: Opt(Type.Integer({ minimum: 5, maximum: 3600, default: 30 })),
-    backoffMinMs: Opt(Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay cap (full jitter)' })),
+    backoffMinMs: Opt(Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay cap (full jitter); at most backoffMaxMs' })),
     backoffMaxMs: Opt(Type.Integer({ minimum: 100, default: 60_000, description: 'largest reconnect delay cap (full jitter)' })),
   },
   { additionalProperties: false, default: {} },
@@ -44,7 +44,7 @@ export const ButtonConfig = Type.Object(
     enabled: Opt(Type.Boolean({ default: true })),
     backend: Opt(Type.Union([Type.Literal('gpiod'), Type.Literal('sysfs')], { default: 'gpiod' })),
     chip: Opt(Type.String({ default: 'gpiochip0' })),
-    line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name or offset on the chip' })),
+    line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name (gpiod) or offset on the chip (gpiod, sysfs: GPIO17 is 17 on a Raspberry Pi)' })),
     activeLow: Opt(Type.Boolean({ default: true, description: 'button to ground with pull-up: pressed reads 0' })),
     bias: Opt(Type.Union([Type.Literal('pull-up'), Type.Literal('pull-down'), Type.Literal('disable'), Type.Literal('as-is')], { default: 'pull-up' })),
     pollMs: Opt(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'sysfs polling interval' })),
