@@ -85,6 +85,19 @@ describe('broker problems are retried and reported once, with the cause', () => 
     await online;
     expect(agent.running).toBe(true);
   });
+  it('a broker that refuses anonymous clients: one warn line with the CONNACK code, for MQTT 3.1.1 and 5', async () => {
+    const broker = cleanup.add(await Mosquitto.start({ listenerConfig: 'listener {port} 127.0.0.1\nallow_anonymous false' }), (m) => m.dispose());
+    for (const [protocolVersion, code] of [[4, 5], [5, 135]] as const) {
+      const w = await (async () => {
+        const agent = await agentWith({ logLevel: 'debug', mqtt: { url: broker.url, protocolVersion, backoffMinMs: 50, backoffMaxMs: 200 } });
+        await waitFor('three repeated failures', () => agent.lines.filter((l) => l.includes('still cannot connect')).length >= 3);
+        return warns(agent.lines);
+      })();
+      expect(w, `MQTT ${protocolVersion}`).toHaveLength(1);
+      expect(w[0]).toContain(`broker refused the connection: not authorized (CONNACK code ${code})`);
+      expect(w[0]).toContain('check the device is enrolled');
+    }
+  });
 });
 
 describe('TLS and authorisation failures', () => {

@@ -96,6 +96,7 @@ export const MediaConfig = Type.Object(
     enabled: Opt(Type.Boolean({ default: false, description: 'capture evidence with ffmpeg' })),
     profile: Opt(Type.Union([Type.Literal('usb'), Type.Literal('csi'), Type.Literal('audio'), Type.Literal('sim')], { default: 'usb' })),
     ffmpegPath: Opt(Type.String({ description: 'ffmpeg binary (default: FFMPEG_PATH, PATH, then the npm package)' })),
+    ffprobePath: Opt(Type.String({ description: 'ffprobe binary (default: FFPROBE_PATH, PATH, beside ffmpeg, then the npm package)' })),
     videoDevice: Opt(Type.String({ default: '/dev/video0' })),
     audioDevice: Opt(Type.String({ default: 'default', description: 'ALSA device' })),
     audio: Opt(Type.Boolean({ default: true, description: 'record audio with video (also in the pre-event buffer)' })),
@@ -133,7 +134,7 @@ type DeepRequired<T> = T extends object ? { [K in keyof T]-?: DeepRequired<T[K]>
 export type AgentConfigInput = Static<typeof AgentConfig>;
 /** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
 export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media'> & {
-  media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
+  media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath' | 'ffprobePath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath' | 'ffprobePath'>;
   mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
     Pick<Static<typeof MqttConfig>, 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
   button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;

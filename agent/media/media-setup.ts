@@ -14,6 +14,7 @@ import type { SessionBase } from '../transport/session-config.js';
 import { buildCapturePlan, DEFAULT_CAPTURE } from './capture-profiles.js';
 import { loadOrCreateDeviceKey } from './device-key.js';
 import { detectVideoEncoder, locateFfmpeg, locateFfprobe } from './ffmpeg-locate.js';
+import { FaultReporter } from './fault-reporter.js';
 import { MediaService } from './media-service.js';
 import { ModeMachine } from './mode.js';
 import { Recorder, type ChunkEvent } from './recorder.js';
@@ -61,9 +62,9 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const dataDir = config.dataDir;
   const chunkDir = join(dataDir, 'chunks');
   const ffmpeg = await locateFfmpeg({ configPath: m.ffmpegPath });
-  const ffprobe = await locateFfprobe(ffmpeg, {});
+  const ffprobe = await locateFfprobe(ffmpeg, { configPath: m.ffprobePath });
   const encoder = m.profile === 'audio' ? 'libx264' : await detectVideoEncoder(ffmpeg.path);
-  logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, encoder }, 'ffmpeg located');
+  logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, ffprobe: ffprobe.path, ffprobeSource: ffprobe.source, encoder }, 'ffmpeg located');
   const key = await loadOrCreateDeviceKey(join(dataDir, 'keys'), { repair: false });
   if (key.created) logger.info({ publicKey: key.publicPath }, 'device key created: register the public key with the platform');
 
@@ -129,6 +130,11 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   };
 
   service.on('record', ({ record, path }) => {
+    const recovered = faults.clear();
+    if (recovered !== undefined) {
+      logger.info({ reason: recovered.reason, occurrences: recovered.occurrences }, 'recorder recovered');
+      transport.event({ kind: 'recorder.recovered', severity: 'info', message: `recorder recording again after: ${recovered.reason}`, data: { since: recovered.since, occurrences: recovered.occurrences } });
+    }
     uploader.enqueue(record, path, true);
     void enforceQuota();
   });
@@ -138,9 +144,21 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     storing.add(p);
     void p.finally(() => storing.delete(p));
   });
+  // A missing camera fails every retry; the platform hears of it on change, with a reminder at most every 10 minutes.
+  const faults = new FaultReporter();
   service.on('status', (s) => {
-    logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
-    if (s.state === 'fault') transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
+    if (s.state !== 'fault') {
+      logger.debug({ recorder: s.state, reason: s.reason }, 'recorder');
+      return;
+    }
+    const report = faults.fault(s.reason ?? 'fault');
+    if (report === undefined) {
+      logger.debug({ recorder: s.state, reason: s.reason, occurrences: faults.active?.occurrences }, 'recorder fault persists');
+      return;
+    }
+    const since = report.kind === 'reminder' ? ` (still, since ${new Date(report.since).toISOString()}, ${report.occurrences} attempts)` : '';
+    logger.warn({ recorder: s.state, reason: report.reason, occurrences: report.occurrences }, report.kind === 'reminder' ? 'recorder fault persists' : 'recorder fault');
+    transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${report.reason}${since}`, data: { reminder: report.kind === 'reminder', since: report.since, occurrences: report.occurrences } });
   });
   service.on('warning', (w) => logger.warn({ warning: w }, 'media'));
   uploader.on('lost', (path: string, why: string) => {
