@@ -4,6 +4,7 @@ import { NREC_VERSION } from '../lib/version.js';
 import { ensureDataDir } from './data-dir.js';
 import { AlarmService } from './alarm/alarm-service.js';
 import { FileSosStore, monotonicMs, openInputLine, openOutputLine, PressPipeline, realScheduler, SosMachine, Feedback, type InputLine } from './button/index.js';
+import { ButtonStatus } from './button/button-status.js';
 import { registerBuiltins } from './commands/builtin-commands.js';
 import { CommandRegistry } from './commands/command-registry.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -176,9 +177,18 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       sosOnTriplePress: b.tripleIsSos,
       cancelWindowMs: b.cancelWindowS * 1000,
     });
+    // The health report carries the button's state; a change is reported at once.
+    const button = new ButtonStatus({ backend: b.backend, chip: b.chip, line: b.line }, () => void health.check());
+    health.registerState('button', () => button.get());
     pipeline.on('press', (e) => alarms.onPress(e));
-    pipeline.on('fault', (e: { reason: string }) => transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` }));
-    pipeline.on('recovered', (e: { reason: string }) => transport.event({ kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` }));
+    pipeline.on('fault', (e: { reason: string }) => {
+      button.fault(e.reason);
+      transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` });
+    });
+    pipeline.on('recovered', (e: { reason: string }) => {
+      button.ok();
+      transport.event({ kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` });
+    });
     if (b.feedbackLine !== undefined) {
       const out = openOutputLine({ ...lineConfig, line: b.feedbackLine, activeLow: false, bias: 'as-is' }, realScheduler, logger);
       const feedback = new Feedback(out, realScheduler);
@@ -197,8 +207,13 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       try {
         await line.start();
         pipeline.reset(await line.read(), monotonicMs());
-        if (attempt > 0) logger.info({ attempt }, 'alarm button available');
+        button.ok();
+        if (attempt > 0) {
+          logger.info({ attempt }, 'alarm button available');
+          transport.event({ kind: 'button.recovered', severity: 'info', message: 'alarm button available' });
+        }
       } catch (err) {
+        button.fault((err as Error).message);
         if (attempt === 0) {
           logger.error({ err: (err as Error).message }, 'alarm button unavailable; retrying in the background');
           transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button unavailable: ${(err as Error).message}` });
