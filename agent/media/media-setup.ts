@@ -148,7 +148,9 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const faults = new FaultReporter();
   service.on('status', (s) => {
     if (s.state !== 'fault') {
-      logger.debug({ recorder: s.state, reason: s.reason }, 'recorder');
+      // While a fault persists the retries' start/run states are noise; otherwise each state is news.
+      if (faults.active === undefined) logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
+      else logger.debug({ recorder: s.state, reason: s.reason }, 'recorder');
       return;
     }
     const report = faults.fault(s.reason ?? 'fault');
