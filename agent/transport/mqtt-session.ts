@@ -101,8 +101,9 @@ export class MqttSession extends EventEmitter {
       ...(this.#version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       ...(will ? { will: { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain } } : {}),
     };
-    // What this attempt ran into first; the close that follows reports it.
+    // What this attempt ran into first (or its session set-up, once connected); the close that follows reports it.
     let failure: ConnectionProblem | undefined;
+    let setupFailed: ConnectionProblem | undefined;
     let socketUp = false;
     const build = (c: MqttClient): Duplex => {
       let socket: Duplex;
@@ -126,7 +127,7 @@ export class MqttSession extends EventEmitter {
     let gotConnack = false;
     client.on('connect', () => {
       gotConnack = true;
-      void this.#onConnected(client, ctx);
+      void this.#onConnected(client, ctx, (p) => { setupFailed = p; });
     });
     client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet));
     client.on('error', (err: Error & { code?: number | string }) => {
@@ -143,13 +144,12 @@ export class MqttSession extends EventEmitter {
         // Some 3.1.1-only brokers just close on a v5 CONNECT; try 3.1.1 once before backing off.
         this.#version = 4;
       }
-      const setupFailed = (client as MqttClient & { nrecSetupProblem?: ConnectionProblem }).nrecSetupProblem;
       const problem = this.#connected ? undefined : setupFailed ?? failure ?? (socketUp || ws ? noAnswerProblem(ctx) : socketProblem(undefined, ctx));
       this.#onClosed(client, problem);
     });
   }
 
-  async #onConnected(client: MqttClient, ctx: ProblemContext): Promise<void> {
+  async #onConnected(client: MqttClient, ctx: ProblemContext, setupFailed: (p: ConnectionProblem) => void): Promise<void> {
     if (this.#client !== client) return;
     this.#connectedAt = Date.now();
     try {
@@ -157,8 +157,7 @@ export class MqttSession extends EventEmitter {
     } catch (err) {
       const e = err as Error & { code?: number | string; topic?: string };
       // A refused birth or subscription is an ACL that does not match this device: the same on every attempt.
-      const problem = typeof e.code === 'number' ? ackProblem(e.code, e.topic ?? 'the session set-up', ctx) : socketProblem(e.code, ctx);
-      (client as MqttClient & { nrecSetupProblem?: ConnectionProblem }).nrecSetupProblem = problem;
+      setupFailed(typeof e.code === 'number' ? ackProblem(e.code, e.topic ?? 'the session set-up', ctx) : socketProblem(e.code, ctx));
       this.#o.logger.debug({ err: e.message, code: e.code }, 'post-connect setup failed; reconnecting');
       client.end(true);
       return;
