@@ -77,6 +77,18 @@ describe('scripts/test-deps.sh', () => {
   });
 });
 
+describe('package-lock.json', () => {
+  it('matches package.json, so npm install has nothing to rewrite at the top level', async () => {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as { name: string; version: string; packages: Record<string, Record<string, unknown>> };
+    expect([lock.name, lock.version]).toEqual([pkg.name, pkg.version]);
+    const top = lock.packages[''];
+    for (const field of ['name', 'version', 'license', 'engines', 'bin', 'dependencies', 'devDependencies', 'optionalDependencies']) expect(top[field], field).toEqual(pkg[field]);
+    const declared = { ...(pkg.dependencies as object), ...(pkg.devDependencies as object), ...(pkg.optionalDependencies as object) };
+    for (const name of Object.keys(declared)) expect(lock.packages[`node_modules/${name}`], `${name} is not in the lock`).toBeDefined();
+  });
+});
+
 describe('the README and .ci/run', () => {
   it('.ci/run runs exactly the README\'s commands: npm install, then npm test', async () => {
     const readme = await readFile(join(root, 'README.md'), 'utf8');
