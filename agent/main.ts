@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../lib/cli-args.js';
+import { ensureDataDir } from './data-dir.js';
+import { ButtonStatus } from './button/button-status.js';
 import { AlarmService } from './alarm/alarm-service.js';
 import { DiskReserve } from './alarm/disk-reserve.js';
 import { ensurePrivateDir } from './config/private-files.js';
@@ -36,14 +37,8 @@ export const AGENT_VERSION = currentRelease().version;
  * all (a crash loop under systemd) is rolled back at the next start (see commit-confirm.ts).
  */
 export async function main(argv: string[]): Promise<number> {
-  let configPath: string;
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: true });
-    configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/config.json');
-  } catch (err) {
-    process.stderr.write(`nrec agent: ${(err as Error).message}\n`);
-    return 2;
-  }
+  const { values, positionals } = parseCommandArgs(argv, { options: { config: { type: 'string', short: 'c' } }, positionals: ['FILE'] });
+  const configPath = resolve(values.config ?? positionals[0] ?? '/etc/nrec/config.json');
   let logger: Logger | undefined;
   // A stray rejection must not take the alarm down with it; log it loudly and carry on.
   process.on('unhandledRejection', (reason) => {
@@ -86,7 +81,13 @@ export async function main(argv: string[]): Promise<number> {
     try {
       agent = await startAgent(config, configPath, logger, pending);
     } catch (err) {
-      if (pending?.phase !== 'pending') throw err;
+      if (pending?.phase !== 'pending') {
+        // It cannot do its job: exit naming the cause, for the service manager to restart it (docs/liveness.md).
+        const cause = err instanceof Error ? err.message : String(err);
+        logger.fatal({ err: cause }, 'agent cannot start');
+        process.stderr.write(`nrec agent: cannot start: ${cause}\n`);
+        return 1;
+      }
       logger.error({ err: (err as Error).message, requestId: pending.requestId }, 'agent could not start with the changed configuration: rolling back');
       await rollBack(configPath, pending, `the agent could not start with it: ${(err as Error).message}`);
       continue;
@@ -110,7 +111,7 @@ export async function startAgent(config: Config, configPath: string, logger: Log
   const startedAt = Date.now();
   let requestRestart: (why: string) => void = () => undefined;
   const restart = new Promise<string>((r) => (requestRestart = r));
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await ensureDataDir(config.dataDir);
   // Private file modes: what was tightened is reported once the transport exists.
   const modeNotes: string[] = [];
   const dirNote = await ensurePrivateDir(config.dataDir, 'data directory (dataDir)');
@@ -280,9 +281,20 @@ export async function startAgent(config: Config, configPath: string, logger: Log
       sosOnTriplePress: b.tripleIsSos,
       cancelWindowMs: b.cancelWindowS * 1000,
     });
+    // The health report carries the button's state; a change is reported at once.
+    const button = new ButtonStatus({ backend: b.backend, chip: b.chip, line: b.line }, () => void health.check());
+    health.registerState('button', () => button.get());
     pipeline.on('press', (e) => alarms.onPress(e));
-    pipeline.on('fault', (e: { reason: string }) => transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` }));
-    pipeline.on('recovered', (e: { reason: string }) => transport.event({ kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` }));
+    pipeline.on('fault', (e: { reason: string }) => {
+      button.fault(e.reason);
+      buttonUp = false;
+      transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button: ${e.reason}` });
+    });
+    pipeline.on('recovered', (e: { reason: string }) => {
+      button.ok();
+      buttonUp = true;
+      transport.event({ kind: 'button.recovered', severity: 'info', message: `alarm button: ${e.reason}` });
+    });
     if (b.feedbackLine !== undefined) {
       const out = openOutputLine({ ...lineConfig, line: b.feedbackLine, activeLow: false, bias: 'as-is' }, realScheduler, logger);
       const feedback = new Feedback(out, realScheduler);
@@ -302,8 +314,13 @@ export async function startAgent(config: Config, configPath: string, logger: Log
         await line.start();
         pipeline.reset(await line.read(), monotonicMs());
         buttonUp = true;
-        if (attempt > 0) logger.info({ attempt }, 'alarm button available');
+        button.ok();
+        if (attempt > 0) {
+          logger.info({ attempt }, 'alarm button available');
+          transport.event({ kind: 'button.recovered', severity: 'info', message: 'alarm button available' });
+        }
       } catch (err) {
+        button.fault((err as Error).message);
         if (attempt === 0) {
           logger.error({ err: (err as Error).message }, 'alarm button unavailable; retrying in the background');
           transport.event({ kind: 'button.fault', severity: 'critical', message: `alarm button unavailable: ${(err as Error).message}` });

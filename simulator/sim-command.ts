@@ -1,51 +1,67 @@
-import { parseArgs } from 'node:util';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { numberArg, parseCommandArgs, UsageError } from '../lib/cli-args.js';
 import { createLogger } from '../lib/logger.js';
+import { CHAIN_FILE, readChainFile } from '../platform/ingest/evidence/index.js';
 import { readStream } from '../platform/ingest/index.js';
 import { World } from './world.js';
 
-const HELP = `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS] [--no-media]
-Runs broker (embedded unless --broker), ingest, a simulated GPS on a pty, a GPIO
-button and the agent; presses SOS once; an operator acknowledges it. Prints a live
-status line and, last, one line of JSON with what the ingest stored.`;
+/** What the simulator's device sent that the ingest stored, counted for that device only (a shared broker carries others). */
+export interface SimSummary {
+  devices: number;
+  locations: number;
+  alarms: number;
+  alarmStates: Record<string, string>;
+  /** Evidence chunks stored (not messages: a chunk travels as a header and parts, a session adds a manifest). */
+  evidence: number;
+  events: number;
+  rejected: number;
+  /** Capabilities the device reported unavailable, with why (also printed on the console as they arrive). */
+  unavailable: string[];
+  store: string;
+}
 
 /** `nrec sim`: the whole system on one laptop. */
 export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        duration: { type: 'string' },
-        store: { type: 'string' },
-        broker: { type: 'string' },
-        device: { type: 'string', default: 'sim-001' },
-        'sos-at': { type: 'string' },
-        'ack-after': { type: 'string', default: '3' },
-        'no-media': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`nrec sim: ${(err as Error).message}\n${HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const duration = values.duration === undefined ? Number.POSITIVE_INFINITY : Number(values.duration);
-  if (!(duration > 0)) {
-    process.stderr.write(`nrec sim: --duration must be a positive number of seconds, got "${values.duration}"\n`);
-    return 2;
-  }
-  const sosAt = values['sos-at'] === 'none' ? undefined : Number(values['sos-at'] ?? (Number.isFinite(duration) ? Math.max(3, duration / 2) : 10));
-  const ackAfterMs = Number(values['ack-after']) * 1000;
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      duration: { type: 'string' },
+      store: { type: 'string' },
+      broker: { type: 'string' },
+      device: { type: 'string', default: 'sim-001' },
+      'sos-at': { type: 'string' },
+      'ack-after': { type: 'string', default: '3' },
+      'no-media': { type: 'boolean', default: false },
+    },
+  });
+  const duration = values.duration === undefined ? Number.POSITIVE_INFINITY : numberArg('--duration', values.duration, 0)!;
+  if (!(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${values.duration}"`);
+  const sosAt = values['sos-at'] === 'none' ? undefined : numberArg('--sos-at', values['sos-at'], 0) ?? (Number.isFinite(duration) ? Math.max(3, duration / 2) : 10);
+  const ackAfterMs = numberArg('--ack-after', values['ack-after'], 0)! * 1000;
   const logger = createLogger('sim', { level: process.env.NREC_LOG_LEVEL ?? 'warn' });
+  const say = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}nrec sim: ${line}\n`);
+  const tty = process.stderr.isTTY === true;
 
-  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media: !values['no-media'], keepWorkDir: true });
-  process.stderr.write(`nrec sim: broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log\n`);
+  const media = !values['no-media'];
+  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media, keepWorkDir: true });
+  const me = world.deviceId;
+  say(`broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log`);
+  if (!media) say('evidence capture: off (--no-media)');
+  const counts = { locations: 0, events: 0, media: 0 };
   const alarms = new Map<string, string>();
-  world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string }) => {
+  const unavailable = new Map<string, string>();
+  world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string; kind?: string; severity?: string; message?: string; backfill?: boolean }) => {
+    if (deviceId !== me) return;
+    if (stream === 'location') counts.locations++;
+    if (stream === 'media') counts.media++;
+    if (stream === 'event') {
+      counts.events++;
+      // A fault the device reports is a capability the simulation runs without: say so where the user looks.
+      if (msg.severity !== 'info' && msg.kind !== undefined && msg.message !== undefined && unavailable.get(msg.kind) !== msg.message) {
+        unavailable.set(msg.kind, msg.message);
+        say(`${msg.severity === 'critical' ? 'UNAVAILABLE' : 'warning'}: ${msg.message} [${msg.kind}]`);
+      }
+    }
     if (stream !== 'alarm' || msg.alarmId === undefined) return;
     const before = alarms.get(msg.alarmId);
     alarms.set(msg.alarmId, msg.state ?? '?');
@@ -56,10 +72,8 @@ export async function main(argv: string[]): Promise<number> {
   });
 
   const started = Date.now();
-  const tty = process.stderr.isTTY === true;
   const status = () => {
-    const s = world.ingest.stats;
-    const line = `[sim ${Math.round((Date.now() - started) / 1000)}s] gps sent ${world.feed.sent.length} | locations ${s.accepted.location ?? 0} | alarms ${alarms.size} ${[...alarms.values()].join(',')} | evidence ${s.accepted.media ?? 0} | events ${s.accepted.event ?? 0} | rejected ${s.rejected}`;
+    const line = `[sim ${Math.round((Date.now() - started) / 1000)}s] gps sent ${world.feed.sent.length} | locations ${counts.locations} | alarms ${alarms.size} ${[...alarms.values()].join(',')} | evidence msgs ${counts.media} | events ${counts.events}`;
     process.stderr.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
   };
   const ticker = setInterval(status, tty ? 1000 : 5000);
@@ -79,9 +93,29 @@ export async function main(argv: string[]): Promise<number> {
   status();
   if (tty) process.stderr.write('\n');
   await world.close();
-  const s = world.ingest.stats;
-  const locations = readStream(world.storeDir, world.deviceId, 'location').length;
-  const summary = { devices: s.devices, locations, alarms: alarms.size, alarmStates: Object.fromEntries(alarms), evidence: s.accepted.media ?? 0, events: s.accepted.event ?? 0, rejected: s.rejected, store: world.storeDir };
+  const stored = (stream: string) => readStream(world.storeDir, me, stream).length;
+  const summary: SimSummary = {
+    devices: ['status', 'location', 'event', 'alarm', 'health'].some((s) => stored(s) > 0) ? 1 : 0,
+    locations: stored('location'),
+    alarms: alarms.size,
+    alarmStates: Object.fromEntries(alarms),
+    evidence: await storedChunks(world.storeDir, me),
+    events: stored('event'),
+    rejected: readStream<unknown>(world.storeDir, '_rejected', 'rejected').filter((r) => r.topic.split('/')[2] === me).length,
+    unavailable: [...unavailable.values()],
+    store: world.storeDir,
+  };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
+}
+
+/** Evidence chunks of one device in the ingest's store: the records of its sessions' hash chains. */
+async function storedChunks(storeDir: string, deviceId: string): Promise<number> {
+  const deviceDir = join(storeDir, 'evidence', deviceId);
+  let total = 0;
+  for (const session of await readdir(deviceDir).catch(() => [] as string[])) {
+    const chain = await readChainFile(join(deviceDir, session, CHAIN_FILE)).catch(() => undefined);
+    if (chain?.ok === true) total += chain.records.length;
+  }
+  return total;
 }

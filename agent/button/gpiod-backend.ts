@@ -31,7 +31,12 @@ export async function resolveGpiodLine(version: GpiodVersion, cfg: GpioLineConfi
   if (version === 2) return { chip: cfg.chip, line: cfg.line };
   const run = await runTool(cfg.toolsDir, 'gpiofind', [cfg.line]);
   const found = run.code === 0 ? parseGpiofind(run.stdout) : undefined;
-  if (found === undefined) throw new Error(`GPIO line ${JSON.stringify(cfg.line)} not found by gpiofind (exit ${run.code}): ${run.stderr.trim() || run.stdout.trim()}`);
+  if (found === undefined) {
+    // gpiofind says nothing when no chip has a line of that name: the cause is then ours to state.
+    const said = (run.stderr.trim() || run.stdout.trim()).split('\n')[0];
+    const offset = /^GPIO(\d+)$/i.exec(cfg.line)?.[1];
+    throw new Error(`GPIO line ${JSON.stringify(cfg.line)} not found: ${said === '' || said === undefined ? 'no GPIO chip has a line of that name' : said} (gpiofind exit ${run.code}); list the line names with gpioinfo, or set button.line to the line's offset${offset === undefined ? '' : ` (${offset} for ${cfg.line} on a Raspberry Pi's gpiochip0)`}`);
+  }
   return { chip: found.chip, line: found.offset };
 }
 

@@ -1,10 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseCommandArgs } from '../../lib/cli-args.js';
 import { configReference } from './config-doc.js';
 
-/** `nrec docs-gen [file]`: writes the configuration reference. */
+/** `nrec docs-gen [FILE]`: writes the configuration reference to FILE (that file only). */
 export async function main(argv: string[]): Promise<number> {
-  const path = resolve(argv[0] ?? 'docs/configuration.md');
+  const { positionals } = parseCommandArgs(argv, { options: {}, positionals: ['FILE'] });
+  const path = resolve(positionals[0] ?? 'docs/configuration.md');
   await writeFile(path, configReference());
   process.stdout.write(`wrote ${path}\n`);
   return 0;

@@ -11,7 +11,7 @@ const Opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 
 export const MqttConfig = Type.Object(
   {
-    url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS)' })),
+    url: Opt(Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'broker URL: mqtt://, mqtts:// (TLS), ws:// or wss:// (MQTT over WebSocket, TLS)' })),
     bulkUrl: Opt(Type.String({ description: 'broker URL of the media (bulk) connection, when the broker gives it a listener of its own (scripts/mosquitto); default: url' })),
     protocolVersion: Opt(Type.Union([Type.Literal(4), Type.Literal(5), Type.Literal('auto')], { default: 'auto', description: '4 = MQTT 3.1.1, 5 = MQTT 5; auto tries 5 then falls back to 3.1.1' })),
     username: Opt(Type.String()),
@@ -20,7 +20,7 @@ export const MqttConfig = Type.Object(
     certFile: Opt(Type.String({ description: 'client certificate (PEM) for mutual TLS' })),
     keyFile: Opt(Type.String({ description: 'client private key (PEM, mode 0600) for mutual TLS' })),
     keepaliveS: Opt(Type.Integer({ minimum: 5, maximum: 3600, default: 30 })),
-    backoffMinMs: Opt(Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay cap (full jitter)' })),
+    backoffMinMs: Opt(Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay cap (full jitter); at most backoffMaxMs' })),
     backoffMaxMs: Opt(Type.Integer({ minimum: 100, default: 60_000, description: 'largest reconnect delay cap (full jitter)' })),
   },
   { additionalProperties: false, default: {} },
@@ -47,7 +47,7 @@ export const ButtonConfig = Type.Object(
     enabled: Opt(Type.Boolean({ default: true })),
     backend: Opt(Type.Union([Type.Literal('gpiod'), Type.Literal('sysfs')], { default: 'gpiod' })),
     chip: Opt(Type.String({ default: 'gpiochip0' })),
-    line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name or offset on the chip' })),
+    line: Opt(Type.Union([Type.String(), Type.Integer({ minimum: 0 })], { default: 'GPIO17', description: 'line name (gpiod) or offset on the chip (gpiod, sysfs: GPIO17 is 17 on a Raspberry Pi)' })),
     activeLow: Opt(Type.Boolean({ default: true, description: 'button to ground with pull-up: pressed reads 0' })),
     bias: Opt(Type.Union([Type.Literal('pull-up'), Type.Literal('pull-down'), Type.Literal('disable'), Type.Literal('as-is')], { default: 'pull-up' })),
     pollMs: Opt(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'sysfs polling interval' })),
@@ -108,6 +108,7 @@ export const MediaConfig = Type.Object(
     enabled: Opt(Type.Boolean({ default: false, description: 'capture evidence with ffmpeg' })),
     profile: Opt(Type.Union([Type.Literal('usb'), Type.Literal('csi'), Type.Literal('audio'), Type.Literal('sim')], { default: 'usb' })),
     ffmpegPath: Opt(Type.String({ description: 'ffmpeg binary (default: FFMPEG_PATH, PATH, then the npm package)' })),
+    ffprobePath: Opt(Type.String({ description: 'ffprobe binary (default: FFPROBE_PATH, PATH, beside ffmpeg, then the npm package)' })),
     videoDevice: Opt(Type.String({ default: '/dev/video0' })),
     audioDevice: Opt(Type.String({ default: 'default', description: 'ALSA device' })),
     audio: Opt(Type.Boolean({ default: true, description: 'record audio with video (also in the pre-event buffer)' })),
@@ -165,7 +166,7 @@ export type AgentConfigInput = Static<typeof AgentConfig>;
 /** Config after defaults: every defaulted field is present. Fields without defaults stay optional. */
 export type Config = Omit<DeepRequired<AgentConfigInput>, 'mqtt' | 'button' | 'media' | 'update'> & {
   update: DeepRequired<Omit<Static<typeof UpdateConfig>, 'caFile'>> & Pick<Static<typeof UpdateConfig>, 'caFile'>;
-  media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath'>;
+  media: DeepRequired<Omit<Static<typeof MediaConfig>, 'ffmpegPath' | 'ffprobePath'>> & Pick<Static<typeof MediaConfig>, 'ffmpegPath' | 'ffprobePath'>;
   mqtt: DeepRequired<Omit<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>> &
     Pick<Static<typeof MqttConfig>, 'bulkUrl' | 'username' | 'passwordFile' | 'caFile' | 'certFile' | 'keyFile'>;
   button: DeepRequired<Omit<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>> & Pick<Static<typeof ButtonConfig>, 'toolsDir' | 'feedbackLine'>;

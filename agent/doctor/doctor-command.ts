@@ -5,13 +5,8 @@ import { fail, pass, runCheck, type Check, type CheckResult, type DoctorContext 
 import { buttonCheck, cameraCheck, gpsCheck } from './hardware-checks.js';
 import { brokerCheck, outboxCheck } from './link-checks.js';
 import { certificateCheck, clockCheck, diskCheck, ffmpegCheck, keyModesCheck, powerCheck, temperatureCheck } from './system-checks.js';
+import { UsageError } from '../../lib/cli-args.js';
 
-const USAGE = `usage: nrec doctor [--config FILE] [--json]
-
-Checks this recorder: configuration, GPS, alarm button, camera and microphone,
-ffmpeg, broker (TLS, authorisation), clock, disk, power, keys, outbox. Prints
-✓ / ! / ✗ per check with the fix for each problem; exits 1 when any check fails.
-`;
 
 const CHECKS: Array<[string, string, Check]> = [
   ['gps', 'gps', gpsCheck],
@@ -47,16 +42,11 @@ export async function runDoctor(configPath: string, opts: { nmeaWaitMs?: number;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: { config?: string; json?: boolean; help?: boolean; 'nmea-wait'?: string };
+  let values: { config?: string; json?: boolean; 'nmea-wait'?: string };
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'nmea-wait': { type: 'string' } } }));
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, 'nmea-wait': { type: 'string' } } }));
   } catch (err) {
-    process.stderr.write(`nrec doctor: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
+    throw new UsageError((err as Error).message);
   }
   const configPath = resolve(values.config ?? '/etc/nrec/config.json');
   const nmeaWaitS = values['nmea-wait'] === undefined ? 5 : Number(values['nmea-wait']);

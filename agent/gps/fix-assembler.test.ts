@@ -146,6 +146,21 @@ describe('fix type and validity', () => {
     expect(f).toMatchObject({ fixType: 'estimated', valid: true, lat: 52.5 });
   });
 
+  test('a GGA with quality 1 but fewer than 3 satellites used is no fix, as gpsd has it (Hemisphere without a solution)', () => {
+    expect(at('GPGGA,123519,4807.038,N,01131.000,E,1,00,0.9,545.4,M,46.9,M,,')).toMatchObject({ valid: false, fixType: 'none', lat: undefined, satsUsed: 0 });
+    expect(at('GPGGA,123519,4807.038,N,01131.000,E,2,02,0.9,545.4,M,46.9,M,,')).toMatchObject({ valid: false, fixType: 'none' });
+    expect(at('GPGGA,123519,4807.038,N,01131.000,E,1,,0.9,545.4,M,46.9,M,,')).toMatchObject({ valid: false });
+    // It vetoes the epoch: an RMC of the same epoch saying A does not make it a fix.
+    expect(at('GPGGA,123519,4807.038,N,01131.000,E,1,00,0.9,545.4,M,46.9,M,,', ['GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,E'])).toMatchObject({ valid: false });
+    expect(at('GPGGA,123519,4807.038,N,01131.000,E,1,03,0.9,545.4,M,46.9,M,,')).toMatchObject({ valid: true, lat: 48.1173 });
+  });
+
+  test('an 11-field RMC (no variation direction) gives the epoch its date and speed', () => {
+    const f = at('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,A');
+    expect(f).toMatchObject({ valid: true, time: Date.UTC(1994, 2, 23, 12, 35, 19), lat: 48.1173 });
+    expect(f.speedMps).toBeCloseTo(22.4 * 1852 / 3600, 9);
+  });
+
   test('GSA decides 2D against 3D', () => {
     expect(at('GPGGA,120000,5230.0,N,01320.0,E,1,03,2.0,,M,,M,,', ['GPGSA,A,2,05,13,15,,,,,,,,,,2.5,2.0,']).fixType).toBe('2d');
   });

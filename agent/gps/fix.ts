@@ -112,10 +112,26 @@ function claimOfModes(modes: ModeIndicator[] | undefined): Claim | undefined {
   return best;
 }
 
+/**
+ * GGA: the quality, unless a satellite solution uses fewer than 3 satellites.
+ * As gpsd does (driver_nmea0183.c, processGGA), such a GGA is no fix whatever
+ * its quality says: a Hemisphere receiver without a solution sends quality 1
+ * with 0 satellites. An empty satellite count reads as 0, as there. Dead
+ * reckoning (quality 6) is exempt: it is the solution without satellites.
+ */
+function claimOfGga(s: Extract<Sentence, { type: 'GGA' }>): Claim | undefined {
+  const claim = claimOfQuality(s.quality);
+  if (claim === undefined || claim === 'none' || claim === 'estimated') return claim;
+  return (s.satsUsed ?? 0) < GGA_MIN_SATS ? 'none' : claim;
+}
+
+/** Fewer satellites in a GGA solution than this is no fix (gpsd's rule). */
+export const GGA_MIN_SATS = 3;
+
 function claimOf(s: Sentence): Claim | undefined {
   switch (s.type) {
     case 'GGA':
-      return claimOfQuality(s.quality);
+      return claimOfGga(s);
     case 'GNS':
       return claimOfModes(s.modes);
     case 'RMC':

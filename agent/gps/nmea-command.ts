@@ -11,6 +11,7 @@ import { FixAssembler } from './fix-assembler.js';
 import type { Fix } from './fix.js';
 import { LineSplitter } from './line-splitter.js';
 import { parseSentence } from './nmea-parser.js';
+import { parseCommandArgs } from '../../lib/cli-args.js';
 
 export interface NmeaCommandIo {
   stdin?: Readable;
@@ -29,29 +30,12 @@ export interface NmeaCounts {
   epochs: number;
 }
 
-const USAGE =
-  'usage: nrec nmea [file|-] [--no-checksum]\n  Replays an NMEA log (default: stdin) and prints one JSON fix per epoch, then counts.\n  Lines starting with # are comments (gpsd log headers).\n';
-
-/** Entry point of `nrec nmea`; returns the exit code (0, or 2 for bad usage or an unreadable file). */
+/** Entry point of `nrec nmea`; returns the exit code (0, or 2 for an unreadable file); bad usage throws a UsageError. */
 export async function main(argv: string[], io: NmeaCommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  let requireChecksum = true;
-  const paths: string[] = [];
-  for (const arg of argv) {
-    if (arg === '--no-checksum') requireChecksum = false;
-    else if (arg === '-h' || arg === '--help') {
-      stdout.write(USAGE);
-      return 0;
-    } else if (arg.startsWith('-') && arg !== '-') {
-      stderr.write(`nrec nmea: unknown option "${arg}"\n${USAGE}`);
-      return 2;
-    } else paths.push(arg);
-  }
-  if (paths.length > 1) {
-    stderr.write(`nrec nmea: one input at a time, got ${paths.length}\n${USAGE}`);
-    return 2;
-  }
+  const { values, positionals: paths } = parseCommandArgs(argv, { options: { 'no-checksum': { type: 'boolean', default: false } }, positionals: ['FILE'] });
+  const requireChecksum = !values['no-checksum'];
   const path = paths[0] ?? '-';
   let input: Readable;
   if (path === '-') {

@@ -312,6 +312,23 @@ export class FieldReader {
     return v !== undefined && dir === 'W' ? -v : v;
   }
 
+  /**
+   * A value with an E/W direction in the next field that may be missing or
+   * something else (RMC's magnetic variation): as gpsd does, the pair counts
+   * only when both are there and the direction is E or W; otherwise it is
+   * absent, and the rest of the sentence stands. Older SiRF firmware sends RMC
+   * with 11 fields, no direction after the variation; that must not cost the
+   * sentence its date and speed.
+   */
+  optionalEastWest(i: number, bit: number): number | undefined {
+    if (this.isEmpty(i) || this.isEmpty(i + 1)) return undefined;
+    const start = this.#bounds[i + 1] + 1;
+    const c = this.#line.charCodeAt(start);
+    if (this.#bounds[i + 2] - start !== 1 || (c !== C_E && c !== C_W)) return undefined;
+    const v = this.num(i, bit);
+    return v !== undefined && c === C_W ? -v : v;
+  }
+
   #two(p: number): number {
     return (this.#line.charCodeAt(p) - C_0) * 10 + (this.#line.charCodeAt(p + 1) - C_0);
   }

@@ -104,12 +104,19 @@ describe('RMC', () => {
     expect(rejected(cs('GPRMC,120060.00,A,5230.0,N,01320.0,E,0.0,0.0,311216,,,A')).reason).toBe('malformed');
   });
 
-  test('magnetic variation without E/W reads as empty; a wrong letter is malformed', () => {
+  test('magnetic variation counts only with an E/W direction; without one (or with another letter) it is absent and the sentence stands, as in gpsd', () => {
     const s = ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,'), 'RMC');
     expect(s.magVarDeg).toBeUndefined();
     expect(s.lat).toBe(48.1173);
     expect(ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,E'), 'RMC').magVarDeg).toBe(3.1);
-    expect(rejected(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,X')).reason).toBe('malformed');
+    expect(ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W'), 'RMC').magVarDeg).toBe(-3.1);
+    const x = ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,X'), 'RMC');
+    expect(x).toMatchObject({ magVarDeg: undefined, speedKnots: 22.4, date: { year: 1994, month: 3, day: 23 } });
+  });
+
+  test('an RMC of 11 fields without the variation\'s direction (older SiRF) keeps its date and speed; the mode is read only from a 12th field', () => {
+    const s = ok(cs('GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,A'), 'RMC');
+    expect(s).toMatchObject({ status: 'A', lat: 48.1173, speedKnots: 22.4, courseDeg: 84.4, date: { year: 1994, month: 3, day: 23 }, magVarDeg: undefined, mode: undefined });
   });
 
   test('two-digit year pivot at 80', () => {

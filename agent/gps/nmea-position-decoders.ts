@@ -15,6 +15,8 @@ const NAV_STATUS = 'SCUV';
 /**
  * $--RMC,time,status,lat,N/S,lon,E/W,speed kn,course,ddmmyy,magvar,E/W[,mode[,navstatus]]
  * 9 fields is the NMEA 1.5 minimum; 2.3 adds the mode, 4.1 the nav status.
+ * The variation's direction may be missing (11 fields, older SiRF): like gpsd,
+ * the variation is then absent and the mode is read only from a 12th field.
  */
 export function decodeRmc(r: FieldReader, talker: string): Rmc | undefined {
   if (!r.need(9)) return undefined;
@@ -28,7 +30,7 @@ export function decodeRmc(r: FieldReader, talker: string): Rmc | undefined {
     speedKnots: r.num(7, FieldSet.SPEED),
     courseDeg: r.num(8, FieldSet.COURSE),
     date: r.ddmmyy(9),
-    magVarDeg: r.eastWest(10, FieldSet.MAGVAR),
+    magVarDeg: r.optionalEastWest(10, FieldSet.MAGVAR),
     mode: r.mode(12),
     navStatus: r.letter(13, FieldSet.NAV_STATUS, NAV_STATUS),
     set: r.set,

@@ -44,7 +44,18 @@ describe('locateFfmpeg', () => {
     await symlink(ffprobe, dir.file('ffprobe'));
     const beside = await locateFfprobe({ path: dir.file('ffmpeg'), source: 'config', version: '' }, { env: { PATH: '' } });
     expect(beside).toMatchObject({ path: dir.file('ffprobe'), source: 'beside-ffmpeg' });
-    await expect(locateFfprobe({ path: '/nonexistent/ffmpeg', source: 'config', version: '' }, { env: { PATH: '' } })).rejects.toThrow(/ffprobe not found/);
+    const absent = () => Promise.reject(new Error('Cannot find module'));
+    await expect(locateFfprobe({ path: '/nonexistent/ffmpeg', source: 'config', version: '' }, { env: { PATH: '' }, importInstaller: absent })).rejects.toThrow(/ffprobe not found; tried .*@ffprobe-installer\/ffprobe \(not installed\)/);
+  });
+
+  it('finds ffprobe like ffmpeg: config path, FFPROBE_PATH, then the npm package when nothing is on PATH', async () => {
+    // A fresh `npm install` without apt's ffmpeg: ffmpeg from its npm package, which has no ffprobe beside it.
+    const npmFfmpeg = await locateFfmpeg({ env: { PATH: '' } });
+    const found = await locateFfprobe(npmFfmpeg, { env: { PATH: '' } });
+    expect(found).toMatchObject({ source: 'npm', path: expect.stringMatching(/@ffprobe-installer/), version: expect.stringMatching(/^ffprobe version /) });
+    expect(await locateFfprobe(npmFfmpeg, { configPath: ffprobe, env: { PATH: '' } })).toMatchObject({ path: ffprobe, source: 'config' });
+    expect(await locateFfprobe(npmFfmpeg, { env: { PATH: '', FFPROBE_PATH: ffprobe } })).toMatchObject({ path: ffprobe, source: 'env' });
+    await expect(locateFfprobe(npmFfmpeg, { env: { PATH: '', FFPROBE_PATH: '/nonexistent/ffprobe' } })).rejects.toThrow(/FFPROBE_PATH "\/nonexistent\/ffprobe" is not a working ffprobe/);
   });
 });
 

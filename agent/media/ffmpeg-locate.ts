@@ -18,50 +18,52 @@ export interface LocateOptions {
   /** Path from the agent config; wins over everything, and an unusable one is an error. */
   configPath?: string;
   env?: NodeJS.ProcessEnv;
-  /** Loads the optional `@ffmpeg-installer/ffmpeg` package; injectable so tests can stand it in or out. */
+  /** Loads the optional npm package (`@ffmpeg-installer/ffmpeg`, `@ffprobe-installer/ffprobe`); injectable so tests can stand it in or out. */
   importInstaller?: () => Promise<unknown>;
 }
 
-const INSTALLER = '@ffmpeg-installer/ffmpeg';
+const FFMPEG_INSTALLER = '@ffmpeg-installer/ffmpeg';
+const FFPROBE_INSTALLER = '@ffprobe-installer/ffprobe';
 
 /** Finds ffmpeg: config path, then FFMPEG_PATH, then PATH, then the optional npm package. */
-export async function locateFfmpeg(opts: LocateOptions = {}): Promise<ToolLocation> {
+export function locateFfmpeg(opts: LocateOptions = {}): Promise<ToolLocation> {
+  return locateTool('ffmpeg', FFMPEG_INSTALLER, undefined, opts, 'set FFMPEG_PATH, or set media.ffmpegPath in the config');
+}
+
+/**
+ * Finds ffprobe the same way: config path, then FFPROBE_PATH, then PATH, then
+ * next to the ffmpeg in use, then the optional npm package (`@ffmpeg-installer/ffmpeg`
+ * ships no ffprobe, so a fresh `npm install` without apt's ffmpeg needs this one).
+ */
+export function locateFfprobe(ffmpeg: ToolLocation, opts: LocateOptions = {}): Promise<ToolLocation> {
+  return locateTool('ffprobe', FFPROBE_INSTALLER, join(dirname(ffmpeg.path), 'ffprobe'), opts, 'set FFPROBE_PATH, or set media.ffprobePath in the config');
+}
+
+async function locateTool(name: 'ffmpeg' | 'ffprobe', installer: string, beside: string | undefined, opts: LocateOptions, settings: string): Promise<ToolLocation> {
   const env = opts.env ?? process.env;
   const tried: string[] = [];
-  const explicit = await explicitTool('ffmpeg', opts.configPath, env.FFMPEG_PATH);
+  const explicit = await explicitTool(name, opts.configPath, env[`${name.toUpperCase()}_PATH`]);
   if (explicit !== undefined) return explicit;
-  const onPath = await searchPath('ffmpeg', env.PATH ?? '', tried);
+  const onPath = await searchPath(name, env.PATH ?? '', tried);
   if (onPath !== undefined) return { ...onPath, source: 'path' };
+  if (beside !== undefined) {
+    const version = (await isExecutable(beside)) ? await toolVersion(beside) : undefined;
+    if (version !== undefined) return { path: beside, source: 'beside-ffmpeg', version };
+    tried.push(beside);
+  }
   try {
     // A variable specifier keeps the optional package out of static resolution: absent is fine.
-    const mod = await (opts.importInstaller ?? (() => import(INSTALLER)))();
+    const mod = await (opts.importInstaller ?? (() => import(installer)))();
     const p = installerPath(mod);
     if (p !== undefined) {
       const version = await toolVersion(p);
       if (version !== undefined) return { path: p, source: 'npm', version };
-      tried.push(`${p} (from ${INSTALLER}, does not run)`);
+      tried.push(`${p} (from ${installer}, does not run)`);
     }
   } catch {
-    tried.push(`${INSTALLER} (not installed)`);
+    tried.push(`${installer} (not installed)`);
   }
-  throw new Error(`ffmpeg not found; tried ${tried.join(', ') || 'nothing'}. Install it (apt-get install ffmpeg), set FFMPEG_PATH, or set media.ffmpegPath in the config`);
-}
-
-/** Finds ffprobe: config path, then FFPROBE_PATH, then PATH, then next to the ffmpeg in use. */
-export async function locateFfprobe(ffmpeg: ToolLocation, opts: LocateOptions = {}): Promise<ToolLocation> {
-  const env = opts.env ?? process.env;
-  const tried: string[] = [];
-  const explicit = await explicitTool('ffprobe', opts.configPath, env.FFPROBE_PATH);
-  if (explicit !== undefined) return explicit;
-  const onPath = await searchPath('ffprobe', env.PATH ?? '', tried);
-  if (onPath !== undefined) return { ...onPath, source: 'path' };
-  const beside = join(dirname(ffmpeg.path), 'ffprobe');
-  if (await isExecutable(beside)) {
-    const version = await toolVersion(beside);
-    if (version !== undefined) return { path: beside, source: 'beside-ffmpeg', version };
-  }
-  tried.push(beside);
-  throw new Error(`ffprobe not found; tried ${tried.join(', ')}. Install it (apt-get install ffmpeg) or set FFPROBE_PATH`);
+  throw new Error(`${name} not found; tried ${tried.join(', ') || 'nothing'}. Install it (apt-get install ffmpeg), ${settings}`);
 }
 
 /** True when `path` runs and says it is ffmpeg (`ffmpeg version …`): `/bin/sh` or `bash` answer `-version` too. */

@@ -21,6 +21,7 @@ import { ModeMachine } from './mode.js';
 import { Recorder, type ChunkEvent } from './recorder.js';
 import { SessionStore } from './session-store.js';
 import { ChunkUploader } from './uploader.js';
+import { FaultReporter } from './fault-reporter.js';
 
 export interface MediaDeps {
   config: Config;
@@ -64,9 +65,9 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
   const dataDir = config.dataDir;
   const chunkDir = join(dataDir, 'chunks');
   const ffmpeg = await locateFfmpeg({ configPath: m.ffmpegPath });
-  const ffprobe = await locateFfprobe(ffmpeg, {});
+  const ffprobe = await locateFfprobe(ffmpeg, { configPath: m.ffprobePath });
   const encoder = m.profile === 'audio' ? 'libx264' : await detectVideoEncoder(ffmpeg.path);
-  logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, encoder }, 'ffmpeg located');
+  logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version, ffprobe: ffprobe.path, ffprobeSource: ffprobe.source, encoder }, 'ffmpeg located');
   // A key the agent owns is tightened and reported, one it cannot tighten refused (see private-files.ts).
   const key = await loadOrCreateDeviceKey(join(dataDir, 'keys'), { repair: true });
   if (key.created) logger.info({ publicKey: key.publicPath }, 'device key created: register the public key with the platform');
@@ -186,15 +187,34 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
       unqueued.shift();
     }
   };
+  // A missing camera fails every retry; the platform hears of it on change, with a reminder at most every 10 minutes.
+  const faults = new FaultReporter();
   service.on('record', ({ record, path }) => {
+    const recovered = faults.clear();
+    if (recovered !== undefined) {
+      logger.info({ reason: recovered.reason, occurrences: recovered.occurrences }, 'recorder recovered');
+      transport.event({ kind: 'recorder.recovered', severity: 'info', message: `recorder recording again after: ${recovered.reason}`, data: { since: recovered.since, occurrences: recovered.occurrences } });
+    }
     void enforceQuota().catch((err: Error) => logger.warn({ err: err.message }, 'storage check failed'));
     unqueued.push({ record, path });
     queueUnqueued();
   });
   service.on('manifest', (manifest) => logger.info({ sessionId: manifest.sessionId, chunks: manifest.chunks.length }, 'evidence session closed; manifest queued'));
   service.on('status', (s) => {
-    logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
-    if (s.state === 'fault') transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${s.reason ?? 'fault'}` });
+    if (s.state !== 'fault') {
+      // While a fault persists the retries' start/run states are noise; otherwise each state is news.
+      if (faults.active === undefined) logger.info({ recorder: s.state, reason: s.reason }, 'recorder');
+      else logger.debug({ recorder: s.state, reason: s.reason }, 'recorder');
+      return;
+    }
+    const report = faults.fault(s.reason ?? 'fault');
+    if (report === undefined) {
+      logger.debug({ recorder: s.state, reason: s.reason, occurrences: faults.active?.occurrences }, 'recorder fault persists');
+      return;
+    }
+    const since = report.kind === 'reminder' ? ` (still, since ${new Date(report.since).toISOString()}, ${report.occurrences} attempts)` : '';
+    logger.warn({ recorder: s.state, reason: report.reason, occurrences: report.occurrences }, report.kind === 'reminder' ? 'recorder fault persists' : 'recorder fault');
+    transport.event({ kind: 'recorder.fault', severity: 'warning', message: `recorder: ${report.reason}${since}`, data: { reminder: report.kind === 'reminder', since: report.since, occurrences: report.occurrences } });
   });
   service.on('warning', (w) => logger.warn({ warning: w }, 'media'));
   uploader.on('lost', (path: string, why: string) => {

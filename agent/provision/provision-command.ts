@@ -3,13 +3,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { provision } from './provision.js';
+import { UsageError } from '../../lib/cli-args.js';
 
-const USAGE = `usage: nrec provision --device-id ID [--out DIR] [--config FILE] [--self-signed [--days N]] [--force]
-
-Creates this device's keys: the Ed25519 evidence key and a TLS client key with
-a certificate request (CN = ID). --out defaults to the keys directory of the
-config's dataDir (/var/lib/nrec/keys). Existing keys are kept unless --force.
-`;
 
 /** The service user's ids when running as root and the user exists, so the agent can read its keys. */
 function serviceOwner(): { uid: number; gid: number } | undefined {
@@ -22,20 +17,14 @@ function serviceOwner(): { uid: number; gid: number } | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: { 'device-id'?: string; out?: string; config?: string; 'self-signed'?: boolean; days?: string; force?: boolean; help?: boolean };
+  let values: { 'device-id'?: string; out?: string; config?: string; 'self-signed'?: boolean; days?: string; force?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { 'device-id': { type: 'string' }, out: { type: 'string' }, config: { type: 'string' }, 'self-signed': { type: 'boolean' }, days: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, options: { 'device-id': { type: 'string' }, out: { type: 'string' }, config: { type: 'string' }, 'self-signed': { type: 'boolean' }, days: { type: 'string' }, force: { type: 'boolean' } } }));
   } catch (err) {
-    process.stderr.write(`nrec provision: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
+    throw new UsageError((err as Error).message);
   }
   if (values['device-id'] === undefined) {
-    process.stderr.write(`nrec provision: --device-id is required\n${USAGE}`);
-    return 2;
+    throw new UsageError('--device-id is required');
   }
   let out = values.out;
   if (out === undefined) out = values.config === undefined ? '/var/lib/nrec/keys' : `${(await loadConfig(resolve(values.config))).dataDir}/keys`;

@@ -3,8 +3,10 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import { streamBuilder as wsStreamBuilder } from 'mqtt/lib/connect/ws';
 import type { Logger } from '../../lib/logger.js';
 import { Backoff } from '../../lib/backoff.js';
+import { ackProblem, connackProblem, noAnswerProblem, socketProblem, type ConnectionProblem, type ProblemContext } from './connection-problem.js';
 
 export interface SessionOptions {
   url: string;
@@ -40,6 +42,11 @@ export interface SessionOptions {
  * while the device was away are delivered. Each attempt gets a fresh client:
  * nothing is replayed from mqtt.js's memory store, because the durable
  * outbox is the one place that decides what is (re)sent.
+ *
+ * A failure to connect is logged at warn once per state change, with its cause
+ * and what to check (connection-problem.ts), and emitted as 'problem'; repeats
+ * of the same failure on later attempts go to debug. Events: 'connect',
+ * 'disconnect', 'message' (topic, payload, packet), 'problem' (ConnectionProblem).
  */
 export class MqttSession extends EventEmitter {
   readonly #o: SessionOptions;
@@ -50,6 +57,8 @@ export class MqttSession extends EventEmitter {
   #timer: NodeJS.Timeout | undefined;
   #connected = false;
   #connectedAt = 0;
+  /** The failure last reported at warn; cleared once connected, so the next failure is a change. */
+  #problemKey: string | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -77,9 +86,12 @@ export class MqttSession extends EventEmitter {
     if (this.#stopped) return;
     const o = this.#o;
     const url = new URL(o.url);
-    const secure = url.protocol === 'mqtts:' || url.protocol === 'ssl:' || url.protocol === 'tls:';
-    const port = Number(url.port || (secure ? 8883 : 1883));
+    const scheme = url.protocol.slice(0, -1);
+    const ws = scheme === 'ws' || scheme === 'wss';
+    const secure = scheme === 'mqtts' || scheme === 'ssl' || scheme === 'tls' || scheme === 'wss';
+    const port = Number(url.port || (ws ? (secure ? 443 : 80) : secure ? 8883 : 1883));
     const host = url.hostname;
+    const ctx: ProblemContext = { host, port, clientId: o.clientId, tls: secure, clientCert: o.cert !== undefined };
     const will = o.will?.();
     const options: IClientOptions = {
       clientId: o.clientId,
@@ -95,19 +107,33 @@ export class MqttSession extends EventEmitter {
       ...(this.#version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       ...(will ? { will: { topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain } } : {}),
     };
-    const build = (): Duplex => {
-      const socket: Duplex = secure
-        ? tlsConnect({ host, port, ca: o.ca, cert: o.cert, key: o.key, servername: net_isIP(host) ? undefined : host })
-        : netConnect({ host, port });
+    // What this attempt ran into first (or its session set-up, once connected); the close that follows reports it.
+    let failure: ConnectionProblem | undefined;
+    let setupFailed: ConnectionProblem | undefined;
+    let socketUp = false;
+    const build = (c: MqttClient): Duplex => {
+      let socket: Duplex;
+      if (ws) {
+        socket = wsStreamBuilder(c, {
+          protocol: scheme as 'ws' | 'wss', hostname: host, port, path: url.pathname || '/', protocolId: 'MQTT', protocolVersion: this.#version,
+          wsOptions: secure ? { ca: o.ca, cert: o.cert, key: o.key } : {},
+        }) as unknown as Duplex;
+      } else {
+        socket = secure
+          ? tlsConnect({ host, port, ca: o.ca, cert: o.cert, key: o.key, servername: net_isIP(host) ? undefined : host })
+          : netConnect({ host, port });
+        socket.once(secure ? 'secureConnect' : 'connect', () => { socketUp = true; });
+      }
+      socket.on('error', (err: Error & { code?: string }) => { failure ??= socketProblem(err.code, ctx); });
       if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
       return o.wrapStream ? o.wrapStream(socket) : socket;
     };
-    const client = new MqttClient(() => build() as never, options);
+    const client = new MqttClient((c) => build(c as MqttClient) as never, options);
     this.#client = client;
     let gotConnack = false;
     client.on('connect', () => {
       gotConnack = true;
-      void this.#onConnected(client);
+      void this.#onConnected(client, ctx, (p) => { setupFailed = p; });
     });
     client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet));
     const beforeAck = o.beforeAck;
@@ -121,12 +147,13 @@ export class MqttSession extends EventEmitter {
           .finally(() => callback());
       };
     }
-    client.on('error', (err: Error & { code?: number }) => {
-      // MQTT 5 refused by a 3.1.1-only broker (aedes): CONNACK code 1 or a close before CONNACK.
-      if (!gotConnack && this.#o.protocolVersion === 'auto' && this.#version === 5 && (err.code === 1 || /protocol/i.test(err.message))) {
+    client.on('error', (err: Error & { code?: number | string }) => {
+      // MQTT 5 refused by a 3.1.1-only broker (aedes): CONNACK code 1 (or a 5.0 protocol-version refusal), or a close before CONNACK.
+      if (!gotConnack && this.#o.protocolVersion === 'auto' && this.#version === 5 && (err.code === 1 || err.code === 0x82 || err.code === 0x84)) {
         this.#version = 4;
       }
-      o.logger.debug({ err: err.message, clientId: o.clientId }, 'mqtt error');
+      if (!gotConnack) failure ??= typeof err.code === 'number' ? connackProblem(err.code, ctx) : socketProblem(err.code, ctx);
+      o.logger.debug({ err: err.message, code: err.code, clientId: o.clientId }, 'mqtt error');
     });
     client.on('close', () => {
       if (this.#client !== client) return;
@@ -134,27 +161,32 @@ export class MqttSession extends EventEmitter {
         // Some 3.1.1-only brokers just close on a v5 CONNECT; try 3.1.1 once before backing off.
         this.#version = 4;
       }
-      this.#onClosed(client);
+      const problem = this.#connected ? undefined : setupFailed ?? failure ?? (socketUp || ws ? noAnswerProblem(ctx) : socketProblem(undefined, ctx));
+      this.#onClosed(client, problem);
     });
   }
 
-  async #onConnected(client: MqttClient): Promise<void> {
+  async #onConnected(client: MqttClient, ctx: ProblemContext, setupFailed: (p: ConnectionProblem) => void): Promise<void> {
     if (this.#client !== client) return;
     this.#connectedAt = Date.now();
     try {
       await this.#o.onConnect?.(this);
     } catch (err) {
-      this.#o.logger.warn({ err: (err as Error).message }, 'post-connect setup failed; reconnecting');
+      const e = err as Error & { code?: number | string; topic?: string };
+      // A refused birth or subscription is an ACL that does not match this device: the same on every attempt.
+      setupFailed(typeof e.code === 'number' ? ackProblem(e.code, e.topic ?? 'the session set-up', ctx) : socketProblem(e.code, ctx));
+      this.#o.logger.debug({ err: e.message, code: e.code }, 'post-connect setup failed; reconnecting');
       client.end(true);
       return;
     }
     if (this.#client !== client || !client.connected) return;
     this.#connected = true;
+    this.#problemKey = undefined;
     this.#o.logger.info({ url: redactUrl(this.#o.url), clientId: this.#o.clientId, mqtt: this.#version === 5 ? '5.0' : '3.1.1' }, 'connected');
     this.emit('connect');
   }
 
-  #onClosed(client: MqttClient): void {
+  #onClosed(client: MqttClient, problem: ConnectionProblem | undefined): void {
     client.removeAllListeners('connect');
     client.end(true);
     const was = this.#connected;
@@ -167,8 +199,22 @@ export class MqttSession extends EventEmitter {
     // A connection that lasted a while resets the backoff; a flapping one keeps growing it.
     if (was && Date.now() - this.#connectedAt > 30_000) this.#backoff.reset();
     const delay = this.#backoff.next();
+    if (problem !== undefined) this.#report(problem, delay);
     this.#timer = setTimeout(() => this.#attempt(), delay);
     this.#timer.unref?.();
+  }
+
+  /** Warn on a new failure (with cause and what to check), debug on a repeat of the one already reported. */
+  #report(problem: ConnectionProblem, retryInMs: number): void {
+    const key = `${problem.kind}|${problem.cause}`;
+    const fields = { url: redactUrl(this.#o.url), clientId: this.#o.clientId, cause: problem.cause, check: problem.check, retryInMs };
+    if (key === this.#problemKey) {
+      this.#o.logger.debug({ ...fields, attempt: this.#backoff.attempt }, 'still cannot connect to the broker');
+      return;
+    }
+    this.#problemKey = key;
+    this.#o.logger.warn(fields, `cannot connect to the broker: ${problem.cause}; ${problem.check}`);
+    this.emit('problem', problem);
   }
 
   /**
@@ -180,9 +226,9 @@ export class MqttSession extends EventEmitter {
     if (client === undefined || !client.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, opts, (err, packet) => {
-        if (err) return reject(err);
+        if (err) return reject(Object.assign(err, { topic }));
         const rc = (packet as { reasonCode?: number } | undefined)?.reasonCode;
-        if (rc !== undefined && rc >= 0x80) return reject(Object.assign(new Error(`broker refused publish to ${topic}: reason code ${rc}`), { code: rc }));
+        if (rc !== undefined && rc >= 0x80) return reject(Object.assign(new Error(`broker refused publish to ${topic}: reason code ${rc}`), { code: rc, topic }));
         resolve();
       });
     });
@@ -194,8 +240,9 @@ export class MqttSession extends EventEmitter {
     if (client === undefined) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
       client.subscribe(filter, { qos: 1 }, (err, granted) => {
-        if (err) return reject(err);
-        if (granted?.some((g) => g.qos === 128)) return reject(new Error(`broker refused subscription to ${filter}`));
+        if (err) return reject(Object.assign(err, { topic: filter }));
+        const refused = granted?.find((g) => g.qos >= 0x80);
+        if (refused !== undefined) return reject(Object.assign(new Error(`broker refused subscription to ${filter}: reason code ${refused.qos}`), { code: refused.qos, topic: filter }));
         resolve();
       });
     });

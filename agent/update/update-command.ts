@@ -6,23 +6,12 @@ import { loadPublicKey } from './bundle-format.js';
 import { layoutFor } from './layout.js';
 import { readJson, REQUEST_FILE, type UpdateRequest } from './update-state.js';
 import { Updater, UpdateRefused } from './updater.js';
+import { UsageError } from '../../lib/cli-args.js';
 
 const sh = promisify(exec);
 
-const USAGE = `usage: nrec update BUNDLE.tar.gz [options]    install a signed bundle, test it, commit or roll back
-       nrec update --service [options]          resume an update under test, then take a remote request (nrec-update.service)
-       nrec update --status [options]           print the last update's state
 
-options:
-  --root DIR          installation root (default /)
-  --key FILE          release public key (default ROOT/etc/nrec/release-key.pem)
-  --sha256 HEX        refuse the bundle unless its SHA-256 is this
-  --deadline S        seconds the new release has to report itself healthy (default: config update.healthDeadlineS, 300)
-  --restart-cmd CMD   how to restart the agent (default: systemctl restart nrec.service)
-  --no-wait           switch and restart, and leave the health watch to nrec-update.service
-`;
-
-/** `nrec update`: see USAGE. Exit 0 when the release is committed (or nothing was to do), 1 when refused or rolled back. */
+/** `nrec update`: see `nrec help update`. Exit 0 when the release is committed (or nothing was to do), 1 when refused or rolled back. */
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
@@ -32,16 +21,11 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         root: { type: 'string' }, key: { type: 'string' }, sha256: { type: 'string' }, deadline: { type: 'string' },
-        'restart-cmd': { type: 'string' }, 'no-wait': { type: 'boolean' }, service: { type: 'boolean' }, status: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'restart-cmd': { type: 'string' }, 'no-wait': { type: 'boolean' }, service: { type: 'boolean' }, status: { type: 'boolean' },
       },
     }));
   } catch (err) {
-    process.stderr.write(`nrec update: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
+    throw new UsageError((err as Error).message);
   }
   const layout = layoutFor(resolve(String(values.root ?? '/')));
   const say = (line: string) => process.stdout.write(`nrec update: ${line}\n`);
@@ -78,8 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     if (values.service === true) return await serviceRun(await updater(), layout.updateDir, say);
     const bundle = positionals[0];
     if (bundle === undefined || positionals.length > 1) {
-      process.stderr.write(`nrec update: name one bundle file\n${USAGE}`);
-      return 2;
+      throw new UsageError('name one bundle file');
     }
     const u = await updater();
     await u.install(resolve(bundle), values.sha256 === undefined ? {} : { expectSha256: String(values.sha256) });

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../../lib/cli-args.js';
 import { main, parseTarget } from './link-command.js';
 
 describe('nrec link', () => {
@@ -9,15 +10,15 @@ describe('nrec link', () => {
     expect(() => parseTarget('host:99999')).toThrow(/HOST:PORT/);
   });
 
-  it('exits with 2 and says what is wrong on bad arguments, 1 on a rate the link rejects', async () => {
+  it('says what is wrong on bad arguments (a usage error), exits 1 on a rate the link rejects', async () => {
+    await expect(main(['--up', '100'])).rejects.toThrow(UsageError);
+    await expect(main(['--up', '100'])).rejects.toThrow(/--target HOST:PORT is required/);
+    await expect(main(['--target', ':1883', '--latency', 'soon'])).rejects.toThrow(/--latency must be a non-negative number/);
+    await expect(main(['--target', ':1883', '--frobnicate'])).rejects.toThrow(/unknown option "--frobnicate"/);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      expect(await main(['--up', '100'])).toBe(2);
-      expect(String(err.mock.calls[0][0])).toMatch(/--target HOST:PORT is required/);
-      expect(await main(['--target', ':1883', '--latency', 'soon'])).toBe(2);
-      expect(String(err.mock.calls[1][0])).toMatch(/--latency must be a non-negative number/);
       expect(await main(['--target', ':1883', '--up', '0'])).toBe(1);
-      expect(String(err.mock.calls[2][0])).toMatch(/link rate must be a positive number/);
+      expect(String(err.mock.calls[0][0])).toMatch(/link rate must be a positive number/);
     } finally {
       err.mockRestore();
     }

@@ -1,11 +1,7 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
 import { LinkProxy, type LinkOptions } from './link-proxy.js';
-
-const USAGE = `usage: nrec link --target HOST:PORT [--listen PORT] [--up KBPS] [--down KBPS] [--latency MS] [--buffer BYTES]
-Runs a cellular-link stand-in between agent and broker until SIGINT/SIGTERM.
-Commands on stdin, one per line: cut | cut reset | restore | up KBPS | down KBPS | latency MS | stats`;
 
 function num(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -43,25 +39,19 @@ export async function main(argv: string[]): Promise<number> {
   let opts: LinkOptions;
   let target: { host: string; port: number };
   let listen: number;
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      target: { type: 'string' }, listen: { type: 'string' }, up: { type: 'string' }, down: { type: 'string' },
+      latency: { type: 'string' }, buffer: { type: 'string' },
+    },
+  });
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        target: { type: 'string' }, listen: { type: 'string' }, up: { type: 'string' }, down: { type: 'string' },
-        latency: { type: 'string' }, buffer: { type: 'string' }, help: { type: 'boolean' },
-      },
-    });
-    if (values.help === true) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
     if (values.target === undefined) throw new Error('--target HOST:PORT is required');
     target = parseTarget(values.target);
     listen = num('listen', values.listen) ?? 0;
     opts = { upKbps: num('up', values.up), downKbps: num('down', values.down), latencyMs: num('latency', values.latency), bufferBytes: num('buffer', values.buffer) };
   } catch (err) {
-    process.stderr.write(`nrec link: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    throw new UsageError((err as Error).message);
   }
   let proxy: LinkProxy;
   try {

@@ -166,7 +166,7 @@ describe('verify', () => {
     const bad = await run([dir.path, '--keys', keysDir]);
     expect(bad.code).toBe(1);
     expect(bad.text).toMatch(/PROBLEM dev-1\/sess-b: no manifest/);
-    expect((await run([])).code).toBe(2);
+    await expect(run([])).rejects.toThrow(/STORE is required/);
     expect((await run([dir.path, '--keys', dir.file('nope')])).code).toBe(2);
   });
 });

@@ -151,7 +151,8 @@ export function formatReport(r: StoreReport): string {
   }
   for (const p of r.problems) lines.push(`PROBLEM ${p.deviceId}/${p.sessionId}${p.index === undefined ? '' : ` chunk ${p.index}`}: ${p.problem}`);
   const bad = r.sessions.filter((s) => s.problems > 0).length;
-  if (r.sessions.length === 0) lines.push('no sessions found');
-  lines.push(r.problems.length === 0 ? `verified ${r.sessions.length} session(s): no problems` : `FAILED: ${r.problems.length} problem(s) in ${bad} of ${r.sessions.length} session(s)`);
+  // An audit that found nothing to check has not shown anything to be sound: say so, never "no problems".
+  if (r.sessions.length === 0) lines.push(`NOTHING CHECKED: no evidence sessions under ${r.root}`);
+  else lines.push(r.problems.length === 0 ? `verified ${r.sessions.length} session(s): no problems` : `FAILED: ${r.problems.length} problem(s) in ${bad} of ${r.sessions.length} session(s)`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,188 @@
+// Liveness at start-up (docs/liveness.md): every fatal start-up problem either
+// ends the process with a non-zero exit naming the cause, or is retried and
+// reported once, with its cause, at warn; asserted here through real
+// processes (the agent and the ingest as `node dist/cli.js ...`) against a
+// real Mosquitto with mutual TLS and the ACL from scripts/mosquitto.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestPki, shareWithBroker, type TestPki } from './support/certs.js';
+import { AgentProcess, Cleanup, cliPath, freePort, makeTempDir, Mosquitto, waitFor } from './support/index.js';
+
+const SCRIPTS = fileURLToPath(new URL('../scripts/mosquitto/', import.meta.url));
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const quiet = { gps: { enabled: false }, button: { enabled: false } };
+
+async function agentWith(config: Record<string, unknown>): Promise<AgentProcess> {
+  const dir = cleanup.add(await makeTempDir('nrec-live-'), (d) => d.remove());
+  const agent = await AgentProcess.start({ deviceId: 'rec-1', dataDir: dir.file('data'), ...quiet, ...config }, dir.path);
+  cleanup.add(agent, (a) => a.stop('SIGKILL'));
+  return agent;
+}
+
+/** Warn lines (pino level 40) of a log. */
+const warns = (lines: string[]) => lines.filter((l) => l.startsWith('{') && (JSON.parse(l) as { level: number }).level === 40);
+
+describe('agent start-up errors that end the process', () => {
+  it('a broker URL that is not one: exit 2 naming /mqtt/url (it used to stay up with no transport)', async () => {
+    const agent = await agentWith({ mqtt: { url: 'not a url' } });
+    expect(await agent.exited()).toBe(2);
+    expect(agent.lines.join('\n')).toMatch(/invalid configuration: .*\/mqtt\/url: "not a url" is not a URL/);
+  });
+
+  it('every configuration problem at once, each with its path', async () => {
+    const agent = await agentWith({ mqtt: { url: 'http://x', backoffMinMs: 9000, backoffMaxMs: 1000, keyFile: '/nonexistent/key.pem' }, button: { backend: 'sysfs' } });
+    expect(await agent.exited()).toBe(2);
+    const text = agent.lines.join('\n');
+    for (const path of ['/mqtt/url', '/mqtt/backoffMinMs', '/mqtt/certFile', '/mqtt/keyFile', '/button/line']) expect(text).toContain(`${path}: `);
+    expect(text).toContain('/nonexistent/key.pem does not exist');
+  });
+
+  it('no config file: exit 2 saying so', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-live-'), (d) => d.remove());
+    const agent = new AgentProcess(dir.file('missing.json'));
+    agent.spawn();
+    expect(await agent.exited()).toBe(2);
+    expect(agent.lines.join('\n')).toMatch(/missing\.json: \(file\): cannot read the config: no such file/);
+  });
+
+  it('a data directory that cannot be made: exit 1 naming it', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-live-'), (d) => d.remove());
+    await writeFile(dir.file('a-file'), 'not a directory');
+    const agent = await AgentProcess.start({ deviceId: 'rec-1', dataDir: dir.file('a-file/data'), ...quiet }, dir.path);
+    cleanup.add(agent, (a) => a.stop('SIGKILL'));
+    expect(await agent.exited()).toBe(1);
+    expect(agent.lines.join('\n')).toMatch(/cannot start: dataDir .*a-file\/data cannot be created \(ENOTDIR\)/);
+  });
+
+  it('TLS files that do not load: exit 1 naming the fields', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-live-'), (d) => d.remove());
+    await writeFile(dir.file('junk.pem'), 'not PEM at all\n', { mode: 0o600 });
+    const agent = await agentWith({ mqtt: { url: 'mqtts://127.0.0.1:8883', certFile: dir.file('junk.pem'), keyFile: dir.file('junk.pem') } });
+    expect(await agent.exited()).toBe(1);
+    expect(agent.lines.join('\n')).toMatch(/cannot start: mqtt\.certFile\/keyFile: does not load as TLS material/);
+  });
+});
+
+describe('broker problems are retried and reported once, with the cause', () => {
+  it('a refused connection: one warn line, then the broker comes up and the device is online', async () => {
+    const port = await freePort();
+    const agent = await agentWith({ logLevel: 'debug', mqtt: { url: `mqtt://127.0.0.1:${port}`, backoffMinMs: 50, backoffMaxMs: 200 } });
+    await waitFor('three failed attempts', () => agent.lines.filter((l) => l.includes('still cannot connect')).length >= 3);
+    const w = warns(agent.lines);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain(`connection refused by 127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(w[0]).toContain('is the broker running');
+    const broker = cleanup.add(await Mosquitto.start({ port }), (m) => m.dispose());
+    const sub = cleanup.add(await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }), (c) => c.endAsync(true));
+    const online = new Promise<void>((resolve) => sub.on('message', (_t, p) => { if ((JSON.parse(p.toString()) as { state: string }).state === 'online') resolve(); }));
+    await sub.subscribeAsync('nrec/v1/rec-1/status', { qos: 1 });
+    await online;
+    expect(agent.running).toBe(true);
+  });
+  it('a broker that refuses anonymous clients: one warn line with the CONNACK code, for MQTT 3.1.1 and 5', async () => {
+    const broker = cleanup.add(await Mosquitto.start({ listenerConfig: 'listener {port} 127.0.0.1\nallow_anonymous false' }), (m) => m.dispose());
+    for (const [protocolVersion, code] of [[4, 5], [5, 135]] as const) {
+      const w = await (async () => {
+        const agent = await agentWith({ logLevel: 'debug', mqtt: { url: broker.url, protocolVersion, backoffMinMs: 50, backoffMaxMs: 200 } });
+        await waitFor('three repeated failures', () => agent.lines.filter((l) => l.includes('still cannot connect')).length >= 3);
+        return warns(agent.lines);
+      })();
+      expect(w, `MQTT ${protocolVersion}`).toHaveLength(1);
+      expect(w[0]).toContain(`broker refused the connection: not authorized (CONNACK code ${code})`);
+      expect(w[0]).toContain('check the device is enrolled');
+    }
+  });
+});
+
+describe('TLS and authorisation failures', () => {
+  let pki: TestPki;
+  let other: TestPki;
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    pki = await makeTestPki(['dev-a', 'ingest.nrec']);
+    other = await makeTestPki(['dev-a']);
+    const render = (t: string, v: Record<string, string>) => Object.entries(v).reduce((s, [k, x]) => s.replaceAll(`@${k}@`, x), t);
+    const aclFile = pki.dir.file('acl');
+    await writeFile(aclFile, render(await readFile(`${SCRIPTS}acl.template`, 'utf8'), { INGEST_USER: 'ingest.nrec' }));
+    await shareWithBroker(pki.dir.path, [pki.server.key, aclFile]);
+    const conf = render(await readFile(`${SCRIPTS}mosquitto-tls.conf.template`, 'utf8'), {
+      PORT: '{port}', BIND_ADDRESS: '127.0.0.1', CA_FILE: pki.ca, CERT_FILE: pki.server.cert, KEY_FILE: pki.server.key, ACL_FILE: aclFile,
+    });
+    broker = await Mosquitto.start({ listenerConfig: conf });
+  });
+  afterAll(async () => {
+    await broker?.dispose();
+    await pki?.remove();
+    await other?.remove();
+  });
+
+  const tlsAgent = (deviceId: string, client: TestPki | undefined, extra: Record<string, unknown> = {}) => agentWith({
+    deviceId, logLevel: 'debug',
+    mqtt: { url: `mqtts://127.0.0.1:${broker.port}`, caFile: pki.ca, ...(client ? { certFile: client.clients['dev-a'].cert, keyFile: client.clients['dev-a'].key } : {}), backoffMinMs: 50, backoffMaxMs: 200, ...extra },
+  });
+
+  /** Waits for several failed attempts, then returns the warn lines: one per state change, not one per attempt. */
+  async function warnsAfterRetries(agent: AgentProcess): Promise<string[]> {
+    await waitFor('three repeated failures', () => agent.lines.filter((l) => l.includes('still cannot connect')).length >= 3, 30_000);
+    return warns(agent.lines);
+  }
+
+  it('a client certificate from another CA: one warn line naming the certificate', async () => {
+    const w = await warnsAfterRetries(await tlsAgent('dev-a', other));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain('cannot connect to the broker: the broker rejected our client certificate (ERR_SSL_TLSV1_ALERT_UNKNOWN_CA)');
+    expect(w[0]).toMatch(/certFile/);
+  });
+
+  it('no client certificate: one warn line saying none was sent', async () => {
+    const w = await warnsAfterRetries(await tlsAgent('dev-a', undefined));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain('no client certificate was sent (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)');
+    expect(w[0]).toMatch(/mqtt\.certFile/);
+  });
+
+  it("a broker certificate we cannot verify (no caFile): one warn line naming mqtt.caFile", async () => {
+    const w = await warnsAfterRetries(await tlsAgent('dev-a', pki, { caFile: undefined }));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/the broker's certificate is not trusted \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(w[0]).toContain('set mqtt.caFile');
+  });
+
+  it('a device id that does not match its certificate: one warn line, not authorized', async () => {
+    const w = await warnsAfterRetries(await tlsAgent('dev-b', pki));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain('broker refused nrec/v1/dev-b/status: not authorized (reason code 135)');
+    expect(w[0]).toContain("the deviceId must equal the certificate's CN");
+  });
+
+  it('the ingest whose TLS handshake fails exits 1 naming the cause (it used to keep running)', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-live-ingest-'), (d) => d.remove());
+    const child = spawn(process.execPath, [cliPath(), 'ingest', '--store', dir.path, '--broker', `mqtts://127.0.0.1:${broker.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanup.add(child, (c) => c.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/nrec ingest: cannot start: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(self.signed|certificate)/i);
+  });
+});
+
+describe('ingest start-up', () => {
+  it('a refused connection ends the ingest with exit 1 naming the broker', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-live-ingest-'), (d) => d.remove());
+    const port = await freePort();
+    const child = spawn(process.execPath, [cliPath(), 'ingest', '--store', dir.path, '--broker', `mqtt://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanup.add(child, (c) => c.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(stderr).toContain(`cannot connect to mqtt://127.0.0.1:${port}: connect ECONNREFUSED`);
+  });
+});
