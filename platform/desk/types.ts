@@ -22,12 +22,14 @@ export interface NotificationAttempt {
   channel: ChannelKind;
   /** Contact name and address (URL host, e-mail address, phone number) — never a secret. */
   recipient: string;
-  /** Idempotency key sent with it: `${alarmKey}:${tier}:${attempt}:${channel}:${recipient}`. */
+  /** Idempotency key sent with it: `${deviceId}/${alarmId}:${tier}:${attempt}:${channel}:${contactId}` (contact ids come from the contacts file). */
   key: string;
   at: number;
   result: 'pending' | 'sent' | 'failed';
   latencyMs?: number;
   error?: string;
+  /** Tries it took (retries of a webhook or SMS gateway call); 0 while pending. */
+  tries?: number;
 }
 
 /** An alarm as the desk shows it. */
