@@ -111,7 +111,8 @@ export const SELECT_COMMANDS_DUE = 'SELECT * FROM desk_alarms WHERE ack_pending 
 export const SELECT_BY_COMMAND = 'SELECT * FROM desk_alarms WHERE ack_request_id = ? OR resolve_request_id = ?';
 export const SELECT_CHANGED = 'SELECT device_id, alarm_id, version FROM desk_alarms WHERE updated_at >= ?';
 export const SELECT_OPEN = `SELECT device_id, alarm_id FROM desk_alarms WHERE state IN ${OPEN_SQL}`;
-export const SELECT_HISTORY = 'SELECT * FROM desk_history WHERE device_id = ? AND alarm_id = ? ORDER BY at, state';
+export const SELECT_HISTORY = `SELECT * FROM desk_history WHERE device_id = ? AND alarm_id = ?
+ORDER BY at, CASE state WHEN 'raised' THEN 0 WHEN 'notifying' THEN 1 WHEN 'acknowledged' THEN 2 ELSE 3 END`;
 export const SELECT_ATTEMPTS = 'SELECT * FROM desk_attempts WHERE device_id = ? AND alarm_id = ? ORDER BY tier, attempt, at, key';
 export const SELECT_ORPHANS = "SELECT * FROM desk_attempts WHERE result = 'pending' AND lease_until < ? ORDER BY at LIMIT 100";
 

@@ -50,6 +50,8 @@ export interface AlarmDeskOptions {
   adoptWithinMs?: number;
   /** Log every alarm message at warn as it arrives (default true). */
   logArrivals?: boolean;
+  /** How long stop() waits for notifications in flight (default 10 s). */
+  stopWaitMs?: number;
 }
 
 const OPEN = new Set(['raised', 'notifying']);
@@ -91,7 +93,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
   constructor(o: AlarmDeskOptions) {
     super();
     this.#o = {
-      pollMs: 1000, leaseMs: 120_000, commandTtlMs: 24 * 3600_000, adoptWithinMs: 24 * 3600_000, logArrivals: true,
+      pollMs: 1000, leaseMs: 120_000, stopWaitMs: 10_000, commandTtlMs: 24 * 3600_000, adoptWithinMs: 24 * 3600_000, logArrivals: true,
       ...o, clock: o.clock ?? wallScheduler,
     };
     this.owner = (o.owner ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`).slice(0, 120);
@@ -115,7 +117,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     await this.#tick();
   }
 
-  /** Stops looking; waits (up to 10 s) for notifications in flight so their outcome is recorded. */
+  /** Stops looking; waits (stopWaitMs) for notifications in flight so their outcome is recorded. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#o.ingest.off('stored', this.#onStored);
@@ -124,7 +126,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     this.#o.clock.clearTimeout(this.#timer);
     await this.#ticking;
     await Promise.allSettled([...this.#chains.values()]);
-    await this.#steps.drain(10_000);
+    await this.#steps.drain(this.#o.stopWaitMs);
   }
 
   /** One pass over the database now: due steps, pending commands, orphaned notifications, other desks' changes. */
