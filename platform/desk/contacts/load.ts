@@ -55,7 +55,7 @@ export async function parseContacts(text: string, file: string, o: { now?: numbe
     throw new ContactsError(file, [`(file): not valid JSON: ${(err as Error).message}`]);
   }
   const schemaErrors = [...check.Errors(raw)].map(describe);
-  if (schemaErrors.length > 0) throw new ContactsError(file, [...new Set(schemaErrors)]);
+  if (schemaErrors.length > 0) throw new ContactsError(file, byPath([...new Set(schemaErrors)]));
   const cfg = raw as ContactsFile;
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -222,12 +222,18 @@ export async function parseContacts(text: string, file: string, o: { now?: numbe
   }
   const defaultEscalation = cfg.escalation === undefined ? undefined : escalation('/escalation', cfg.escalation, 'default');
 
-  if (problems.length > 0) throw new ContactsError(file, problems);
+  if (problems.length > 0) throw new ContactsError(file, byPath(problems));
   return new ContactBook({
     file, hash: createHash('sha256').update(text).digest('hex'), loadedAt: o.now ?? Date.now(), channels,
     acknowledge: { ...stripUndefined({ consoleUrl: cfg.acknowledge?.consoleUrl, apiUrl: cfg.acknowledge?.apiUrl }) },
     contacts, defaultEscalation, devices, exact, prefixes, warnings,
   });
+}
+
+/** Problems in the order of their paths (a stable sort keeps one path's problems in the order found). */
+function byPath(problems: string[]): string[] {
+  const path = (p: string) => p.slice(0, p.indexOf(': '));
+  return [...problems].sort((a, b) => (path(a) < path(b) ? -1 : path(a) > path(b) ? 1 : 0));
 }
 
 function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
