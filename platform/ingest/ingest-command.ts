@@ -2,11 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/logger.js';
+import { createCommandSender, type CommandSender } from '../commands/index.js';
+import { createAlarmDesk, logAlarms, openContacts, type AlarmDesk, type ContactsWatch } from '../desk/index.js';
 import { openStore } from '../store/index.js';
 import { Ingest } from './ingest.js';
 
 export const HELP = `usage: nrec ingest --store DIR [--broker URL] [--db URL] [--share GROUP --client-id ID]
                    [--ca FILE] [--cert FILE --key FILE] [--username NAME --password-file FILE] [--mqtt5]
+                   [--contacts FILE]
 Receives what devices publish, validates it, commits it to the store and only then
 acknowledges it (to the broker and, end to end, to the device).
   --store DIR          evidence files and device keys; also the default SQLite store (DIR/platform.db)
@@ -17,6 +20,8 @@ acknowledges it (to the broker and, end to end, to the device).
   --ca/--cert/--key    TLS: CA to trust, client certificate and key (PEM)
   --username, --password-file   broker credentials (the password is read from the file, never given inline)
   --mqtt5              speak MQTT 5 (default 3.1.1, which every broker here speaks)
+  --contacts FILE      run the alarm desk: tell the contacts in FILE about every alarm until one acknowledges
+                       (docs/alarm-desk.md; reloaded when it changes; a bad file at start is an error)
 Exits non-zero when it cannot do its job: bad credentials or certificates, a broker
 ACL refusing it, a store that cannot be opened or keeps failing.`;
 
@@ -38,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         key: { type: 'string' },
         username: { type: 'string' },
         'password-file': { type: 'string' },
+        contacts: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -78,12 +84,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`nrec ingest: ${(err as Error).message}\n`);
     return 2;
   }
+  let contacts: ContactsWatch | undefined;
+  if (values.contacts !== undefined) {
+    try {
+      contacts = await openContacts(values.contacts, { logger });
+    } catch (err) {
+      process.stderr.write(`nrec ingest: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const dbUrl = values.db ?? join(values.store, 'platform.db');
   let store;
   try {
     store = await openStore(dbUrl);
   } catch (err) {
     process.stderr.write(`nrec ingest: cannot open the store: ${(err as Error).message}\n`);
+    contacts?.close();
     return 1;
   }
   const ingest = new Ingest({
@@ -91,14 +107,34 @@ export async function main(argv: string[]): Promise<number> {
     protocolVersion: values.mqtt5 ? 5 : 4, username: values.username, ...tls,
   });
   const fatal = new Promise<Error>((resolve) => ingest.on('fatal', resolve));
+  let commands: CommandSender | undefined;
+  let desk: AlarmDesk | undefined;
+  if (contacts !== undefined) {
+    try {
+      commands = await createCommandSender({ store, ingest, logger });
+      desk = await createAlarmDesk({ store, ingest, commands, contacts, logger });
+    } catch (err) {
+      process.stderr.write(`nrec ingest: cannot start the alarm desk: ${(err as Error).message}\n`);
+      await commands?.stop();
+      contacts.close();
+      await store.close();
+      return 1;
+    }
+    logger.info(contacts.current.summary(), 'alarm desk running');
+  } else {
+    logAlarms(ingest, logger);
+  }
   // Not waiting for the broker: an ingest started before it connects (and subscribes) when it comes.
   await ingest.start({ wait: false });
-  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location })}\n`));
+  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location, desk: desk !== undefined })}\n`));
   const stopped = new Promise<'signal'>((resolve) => {
     process.once('SIGINT', () => resolve('signal'));
     process.once('SIGTERM', () => resolve('signal'));
   });
   const outcome = await Promise.race([stopped, fatal]);
+  await desk?.stop().catch((err: Error) => logger.error({ err: err.message }, 'alarm desk did not stop cleanly'));
+  await commands?.stop().catch((err: Error) => logger.error({ err: err.message }, 'command sender did not stop cleanly'));
+  contacts?.close();
   await ingest.stop().catch((err: Error) => logger.error({ err: err.message }, 'ingest did not stop cleanly'));
   if (outcome instanceof Error) {
     logger.fatal({ err: outcome.message }, 'ingest cannot do its job; exiting');
