@@ -5,6 +5,7 @@ import { createLogger } from '../../../lib/logger.js';
 import { Cleanup } from '../../../test/support/cleanup.js';
 import { makeTempDir } from '../../../test/support/temp.js';
 import { ContactsError, loadContacts, parseContacts, type ReadSecret } from './load.js';
+import { ContactsFile } from './schema.js';
 import { ContactsWatch } from './watch.js';
 
 const cleanup = new Cleanup();
@@ -132,6 +133,24 @@ describe('contacts file', () => {
     await writeFile(file, JSON.stringify(one));
     await again;
     expect(w.current.escalationFor('d')?.tiers[0].delayMs).toBe(60_000);
+  });
+
+  it('is documented: every key of the schema appears in docs/alarm-desk.md', async () => {
+    const doc = await readFile(new URL('../../../docs/alarm-desk.md', import.meta.url), 'utf8');
+    const keys = new Set<string>();
+    const walk = (s: unknown): void => {
+      if (typeof s !== 'object' || s === null) return;
+      const o = s as { properties?: Record<string, unknown>; items?: unknown; anyOf?: unknown[]; patternProperties?: Record<string, unknown> };
+      for (const [k, v] of Object.entries(o.properties ?? {})) {
+        if (k !== '$schema') keys.add(k);
+        walk(v);
+      }
+      for (const v of Object.values(o.patternProperties ?? {})) walk(v);
+      walk(o.items);
+      for (const v of o.anyOf ?? []) walk(v);
+    };
+    walk(ContactsFile);
+    expect([...keys].filter((k) => !doc.includes(`\`${k}\``) && !new RegExp(`[.\`]${k}\\b`).test(doc))).toEqual([]);
   });
 
   it('refuses to start with a bad or missing file, naming it', async () => {

@@ -28,7 +28,7 @@ export interface ContactsWatchOptions {
  * by renaming, which a watch on the file itself loses) plus a periodic stat.
  * A changed file that does not check out is logged with every problem and
  * the previous configuration stays in force. Secret files are read again
- * with each reload of the contacts file.
+ * with each reload: touch the contacts file after rotating a secret.
  */
 export class ContactsWatch extends EventEmitter<ContactsWatchEvents> {
   readonly file: string;
@@ -38,7 +38,7 @@ export class ContactsWatch extends EventEmitter<ContactsWatchEvents> {
   #timer: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #lastStat = '';
-  /** Hash of the last text we tried (good or bad), so an unchanged bad file is reported once. */
+  /** Hash and stat of the last file we tried (good or bad), so an unchanged bad file is reported once; a touch reloads (secret rotation). */
   #lastTried: string;
   #checking: Promise<void> | undefined;
   #again = false;
@@ -48,7 +48,7 @@ export class ContactsWatch extends EventEmitter<ContactsWatchEvents> {
     this.file = file;
     this.#book = book;
     this.#o = o;
-    this.#lastTried = book.hash;
+    this.#lastTried = '';
   }
 
   /** Loads the file (throws ContactsError naming every problem) and starts watching it. */
@@ -58,6 +58,7 @@ export class ContactsWatch extends EventEmitter<ContactsWatchEvents> {
     const w = new ContactsWatch(file, book, o);
     for (const warning of book.warnings) o.logger.warn({ file }, `contacts file: ${warning}`);
     w.#lastStat = await statKey(file);
+    w.#lastTried = `${book.hash}|${w.#lastStat}`;
     w.#start();
     return w;
   }
@@ -113,9 +114,9 @@ export class ContactsWatch extends EventEmitter<ContactsWatchEvents> {
   async #check(): Promise<void> {
     this.#lastStat = await statKey(this.file);
     const text = await readFile(this.file, 'utf8').catch(() => undefined);
-    const hash = text === undefined ? 'unreadable' : createHash('sha256').update(text).digest('hex');
-    if (hash === this.#lastTried) return;
-    this.#lastTried = hash;
+    const tried = `${text === undefined ? 'unreadable' : createHash('sha256').update(text).digest('hex')}|${this.#lastStat}`;
+    if (tried === this.#lastTried) return;
+    this.#lastTried = tried;
     try {
       const book = await loadContacts(this.file, { readSecret: this.#o.readSecret });
       this.#book = book;
