@@ -73,7 +73,8 @@ export interface AlarmDeskEvents {
 
 /** What the API and the CLI call on the desk. */
 export interface AlarmDeskApi {
-  list(filter?: { open?: boolean; deviceId?: string; from?: number; to?: number }): Promise<DeskAlarm[]>;
+  /** Newest received first; `open`: not resolved or cancelled; from/to bound the time the desk received the alarm; limit default 200. */
+  list(filter?: { open?: boolean; deviceId?: string; from?: number; to?: number; limit?: number }): Promise<DeskAlarm[]>;
   get(deviceId: string, alarmId: string): Promise<DeskAlarm | undefined>;
   /** Records who acknowledged, stops the escalation, sends alarm.ack to the device. Twice is harmless (already: true). */
   acknowledge(deviceId: string, alarmId: string, by: string): Promise<DeskActionResult>;

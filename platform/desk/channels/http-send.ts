@@ -40,8 +40,9 @@ export async function sendWithRetries(r: HttpRetry): Promise<{ status: number; t
       if (!retryable(status)) throw new ChannelError(`${last} (not retried)`, n);
     } catch (err) {
       if (err instanceof ChannelError) throw err;
+      // Never the message itself: fetch puts the whole URL in some of them, and an SMS gateway's URL may hold a key.
       const e = err as Error & { cause?: { code?: string } };
-      last = e.name === 'TimeoutError' ? `no answer from ${r.where} within ${r.timeoutMs} ms` : `cannot reach ${r.where}: ${e.cause?.code ?? e.message}`;
+      last = e.name === 'TimeoutError' ? `no answer from ${r.where} within ${r.timeoutMs} ms` : `cannot reach ${r.where}: ${e.cause?.code ?? e.name}`;
     }
     if (n > r.retries) throw new ChannelError(`${last} (${n} tr${n === 1 ? 'y' : 'ies'})`, n);
     const cap = r.backoffMs * 2 ** (n - 1);
