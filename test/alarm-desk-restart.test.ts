@@ -12,7 +12,7 @@ import { createLogger } from '../lib/logger.js';
 import { IDEMPOTENCY_HEADER } from '../platform/desk/index.js';
 import { openStore } from '../platform/store/index.js';
 import { makeTestPki, type TestPki } from './support/certs.js';
-import { writeDeskContacts } from './support/desk.js';
+import { SMS_TOKEN, SMTP_USER, WEBHOOK_SECRET, writeDeskContacts } from './support/desk.js';
 import { IngestProcess } from './support/ingest-process.js';
 import { HttpReceiver, SmtpReceiver, type ReceivedRequest } from './support/receivers.js';
 import { Cleanup, makeTempDir, Mosquitto, waitFor, World } from './support/index.js';
@@ -37,7 +37,7 @@ describe('alarm desk across a kill -9 of the ingest', () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
     const dir = cleanup.add(await makeTempDir('nrec-desk-kill-'), (d) => d.remove());
     const http = cleanup.add(await HttpReceiver.start(), (h) => h.close());
-    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, { user: 'desk', pass: 'smtp-password-for-tests' }), (s) => s.close());
+    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, SMTP_USER), (s) => s.close());
     const contactsFile = await writeDeskContacts(dir, { http, smtp, pki }, { delayS: DELAY_S, repeatS: 600, deviceId: 'sim-001' });
     const storeDir = dir.file('store');
     const ingest = cleanup.add(new IngestProcess(['--broker', mosquitto.url, '--store', storeDir, '--contacts', contactsFile]), (p) => p.stop());
@@ -87,5 +87,8 @@ describe('alarm desk across a kill -9 of the ingest', () => {
     }
     expect(attempts).toEqual(keys.map((k) => `${k} sent`));
     expect(ingest.logs('alarm not acknowledged: escalating to the next tier')).toHaveLength(1);
+    // Both runs logged every notification; no secret of the contacts file is in any line.
+    expect(ingest.logs('alarm notification sent')).toHaveLength(5);
+    for (const secret of [WEBHOOK_SECRET, SMTP_USER.pass, SMS_TOKEN]) expect(ingest.lines.filter((l) => l.includes(secret))).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { createLogger } from '../lib/logger.js';
 import { deviceTopic } from '../protocol/index.js';
 import { IDEMPOTENCY_HEADER, type DeskAlarm } from '../platform/desk/index.js';
 import { makeTestPki, type TestPki } from './support/certs.js';
-import { startDeskIngest, writeDeskContacts } from './support/desk.js';
+import { SMTP_USER, startDeskIngest, writeDeskContacts } from './support/desk.js';
 import { PostgresCluster } from './support/postgres.js';
 import { HttpReceiver, SmtpReceiver } from './support/receivers.js';
 import { Cleanup, makeTempDir, Mosquitto, waitFor } from './support/index.js';
@@ -38,7 +38,7 @@ describe('alarm desks on two ingest workers sharing one database', () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
     const dir = cleanup.add(await makeTempDir('nrec-desk-workers-'), (d) => d.remove());
     const http = cleanup.add(await HttpReceiver.start(), (h) => h.close());
-    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, { user: 'desk', pass: 'smtp-password-for-tests' }), (s) => s.close());
+    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, SMTP_USER), (s) => s.close());
     const contactsFile = await writeDeskContacts(dir, { http, smtp, pki }, { delayS: 2, repeatS: 3, deviceId: DEVICE });
     const db = await pg.createDatabase();
     const workers = [];

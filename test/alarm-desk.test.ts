@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { verifyWebhook, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Notice } from '../platform/desk/index.js';
 import { makeTestPki, type TestPki } from './support/certs.js';
-import { startDeskIngest, WEBHOOK_SECRET, writeDeskContacts, SMS_TOKEN } from './support/desk.js';
+import { SMS_TOKEN, SMTP_USER, startDeskIngest, WEBHOOK_SECRET, writeDeskContacts } from './support/desk.js';
 import { HttpReceiver, SmtpReceiver, type ReceivedRequest } from './support/receivers.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, waitFor, World } from './support/index.js';
 
@@ -36,7 +36,7 @@ describe('alarm desk end to end', () => {
     const mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
     const dir = cleanup.add(await makeTempDir('nrec-desk-e2e-'), (d) => d.remove());
     const http = cleanup.add(await HttpReceiver.start(), (h) => h.close());
-    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, { user: 'desk', pass: 'smtp-password-for-tests' }), (s) => s.close());
+    const smtp = cleanup.add(await SmtpReceiver.start({ keyFile: pki.server.key, certFile: pki.server.cert }, SMTP_USER), (s) => s.close());
     const contactsFile = await writeDeskContacts(dir, { http, smtp, pki }, { delayS: DELAY_S, repeatS: REPEAT_S, deviceId: 'sim-001' });
     const platform = cleanup.add(await startDeskIngest({ brokerUrl: mosquitto.url, storeDir: dir.file('store'), contactsFile, logger }), (p) => p.stop());
     const world = cleanup.add(
