@@ -35,7 +35,7 @@ ingest stored for the simulated device.
   ingest: {
     summary: 'receive, validate and store what devices send; acknowledge only what is stored',
     help: `usage: nrec ingest --store DIR [--broker URL] [--db URL] [--share GROUP --client-id ID] [--mqtt5]
-                   [--ca FILE] [--cert FILE --key FILE] [--username NAME --password-file FILE]
+                   [--ca FILE] [--cert FILE --key FILE] [--username NAME --password-file FILE] [--contacts FILE]
 Runs the platform's intake until SIGINT/SIGTERM: validates what devices publish,
 commits it to the store, and only then acknowledges it (to the broker, and end to
 end to the device); verifies and stores evidence. Prints {"ready":true,...} once
@@ -49,6 +49,8 @@ connected and subscribed; a broker that is not there yet is waited for.
   --ca FILE             CA certificate to trust for mqtts://
   --cert FILE, --key FILE  client certificate and key for mutual TLS
   --username NAME, --password-file FILE  broker credentials (the password is read from the file)
+  --contacts FILE       run the alarm desk: tell the contacts in FILE about every alarm until one acknowledges
+                        (docs/alarm-desk.md; reloaded when it changes; a bad file at start is an error, exit 2)
 Exit codes: 1 when it cannot do its job (bad credentials or certificates, an ACL refusing
 the platform, a store that cannot be opened or keeps failing: the cause is named), 2 bad usage.`,
     load: () => import('./platform/ingest/ingest-command.js'),

@@ -29,6 +29,18 @@ export const realScheduler: Scheduler = Object.freeze({
   },
 });
 
+/**
+ * Wall-clock time (epoch ms) with Node timers, for due times kept in a
+ * database: they must mean the same after a restart and in another process,
+ * which a monotonic reading does not. Timers are unref'd: they never keep a
+ * process alive on their own.
+ */
+export const wallScheduler: Scheduler = Object.freeze({
+  now: Date.now,
+  setTimeout: (fn: () => void, ms: number): TimerHandle => setTimeout(fn, Math.max(0, ms)).unref(),
+  clearTimeout: realScheduler.clearTimeout,
+});
+
 function isManualHandle(h: TimerHandle): h is { readonly id: number } {
   return typeof (h as { id?: unknown }).id === 'number' && !('ref' in h);
 }

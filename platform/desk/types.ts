@@ -22,12 +22,14 @@ export interface NotificationAttempt {
   channel: ChannelKind;
   /** Contact name and address (URL host, e-mail address, phone number) — never a secret. */
   recipient: string;
-  /** Idempotency key sent with it: `${alarmKey}:${tier}:${attempt}:${channel}:${recipient}`. */
+  /** Idempotency key sent with it: `${deviceId}/${alarmId}:${tier}:${attempt}:${channel}:${contactId}` (contact ids come from the contacts file). */
   key: string;
   at: number;
   result: 'pending' | 'sent' | 'failed';
   latencyMs?: number;
   error?: string;
+  /** Tries it took (retries of a webhook or SMS gateway call); 0 while pending. */
+  tries?: number;
 }
 
 /** An alarm as the desk shows it. */
@@ -71,7 +73,8 @@ export interface AlarmDeskEvents {
 
 /** What the API and the CLI call on the desk. */
 export interface AlarmDeskApi {
-  list(filter?: { open?: boolean; deviceId?: string; from?: number; to?: number }): Promise<DeskAlarm[]>;
+  /** Newest received first; `open`: not resolved or cancelled; from/to bound the time the desk received the alarm; limit default 200. */
+  list(filter?: { open?: boolean; deviceId?: string; from?: number; to?: number; limit?: number }): Promise<DeskAlarm[]>;
   get(deviceId: string, alarmId: string): Promise<DeskAlarm | undefined>;
   /** Records who acknowledged, stops the escalation, sends alarm.ack to the device. Twice is harmless (already: true). */
   acknowledge(deviceId: string, alarmId: string, by: string): Promise<DeskActionResult>;

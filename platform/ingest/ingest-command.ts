@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
 import { createLogger } from '../../lib/logger.js';
+import { createCommandSender, type CommandSender } from '../commands/index.js';
+import { createAlarmDesk, logAlarms, openContacts, type AlarmDesk, type ContactsWatch } from '../desk/index.js';
 import { openStore } from '../store/index.js';
 import { Ingest } from './ingest.js';
 
@@ -28,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
       key: { type: 'string' },
       username: { type: 'string' },
       'password-file': { type: 'string' },
+      contacts: { type: 'string' },
     },
   });
   if (values.store === undefined) throw new UsageError('--store DIR is required (evidence files and device keys live there)');
@@ -41,12 +44,22 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
   const logger = createLogger('ingest');
+  let contacts: ContactsWatch | undefined;
+  if (values.contacts !== undefined) {
+    try {
+      contacts = await openContacts(values.contacts, { logger });
+    } catch (err) {
+      process.stderr.write(`nrec ingest: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const dbUrl = values.db ?? join(values.store, 'platform.db');
   let store;
   try {
     store = await openStore(dbUrl, { logger });
   } catch (err) {
     process.stderr.write(`nrec ingest: cannot open the store: ${(err as Error).message}\n`);
+    contacts?.close();
     return 1;
   }
   let ingest: Ingest;
@@ -70,14 +83,34 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`nrec ingest: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
+  let commands: CommandSender | undefined;
+  let desk: AlarmDesk | undefined;
+  if (contacts !== undefined) {
+    try {
+      commands = await createCommandSender({ store, ingest, logger });
+      desk = await createAlarmDesk({ store, ingest, commands, contacts, logger });
+    } catch (err) {
+      process.stderr.write(`nrec ingest: cannot start the alarm desk: ${(err as Error).message}\n`);
+      await commands?.stop();
+      contacts.close();
+      await store.close();
+      return 1;
+    }
+    logger.info(contacts.current.summary(), 'alarm desk running');
+  } else {
+    logAlarms(ingest, logger);
+  }
   const fatal = new Promise<Error>((resolve) => ingest.on('fatal', resolve));
-  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location })}\n`));
+  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location, desk: desk !== undefined })}\n`));
   await ingest.start({ wait: false });
   const stopped = new Promise<'signal'>((resolve) => {
     process.once('SIGINT', () => resolve('signal'));
     process.once('SIGTERM', () => resolve('signal'));
   });
   const outcome = await Promise.race([stopped, fatal]);
+  await desk?.stop().catch((err: Error) => logger.error({ err: err.message }, 'alarm desk did not stop cleanly'));
+  await commands?.stop().catch((err: Error) => logger.error({ err: err.message }, 'command sender did not stop cleanly'));
+  contacts?.close();
   await ingest.stop().catch((err: Error) => logger.error({ err: err.message }, 'ingest did not stop cleanly'));
   if (outcome instanceof Error) {
     logger.fatal({ err: outcome.message, broker: values.broker }, 'ingest cannot do its job; exiting');

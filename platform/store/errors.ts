@@ -99,3 +99,10 @@ export function retryable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return err instanceof pg.DatabaseError && (code === '40P01' || code === '40001');
 }
+
+/** Thrown inside a transaction when a compare-and-set statement changed nothing: rolls it back; `transact` resolves undefined. */
+export class NoChange extends StoreError {
+  constructor(backend: 'sqlite' | 'postgres') {
+    super(backend, 'conflict', 'a compare-and-set changed nothing', undefined);
+  }
+}

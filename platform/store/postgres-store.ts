@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../../lib/logger.js';
 import { derive, messageRows, rejectedRows, type Derived } from './derive.js';
-import { postgresError, retryable } from './errors.js';
+import { NoChange, postgresError, retryable } from './errors.js';
 import { chunkConflict, chunkParams, manifestParams, normalizePublicKey } from './evidence-index.js';
 import { migratePostgres } from './migrate.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
@@ -9,7 +9,7 @@ import { INSERT_DERIVED, INSERT_MESSAGES, INSERT_REJECTED, TOUCH_DEVICES, messag
 import { applyStatuses, type PresenceRow } from './presence.js';
 import { StoreReader } from './queries.js';
 import { NATIVE_JSON, type Row } from './rows.js';
-import { StoreError, type AcceptedMessage, type CommitResult, type PlatformStore, type RejectedInput } from './types.js';
+import { StoreError, type AcceptedMessage, type CommitResult, type PlatformStore, type RejectedInput, type SqlOutcome, type SqlRow, type SqlStatement, type SqlValue } from './types.js';
 import type { ChunkIndexInput, ManifestIndexInput } from './views.js';
 import { CHUNK_GET, CHUNK_INSERT, CHUNK_VERIFY, REGISTER_KEY, VISIT_FROM_CHUNK, VISIT_FROM_MANIFEST } from './write-sql.js';
 
@@ -163,6 +163,30 @@ export class PostgresStore extends StoreReader implements PlatformStore {
     this.#checkOpen();
     const params = manifestParams(m);
     return this.#tx('index a manifest', async (c) => (await c.query(this.#text(VISIT_FROM_MANIFEST), params)).rowCount === 1);
+  }
+
+  async transact(statements: readonly SqlStatement[]): Promise<SqlOutcome[] | undefined> {
+    this.#checkOpen();
+    if (statements.length === 0) return [];
+    try {
+      return await this.#tx('a platform-state transaction', async (c) => {
+        const out: SqlOutcome[] = [];
+        for (const s of statements) {
+          const r = await c.query(this.#text(s.sql), (s.params ?? []) as SqlValue[]);
+          const o = { changes: r.rowCount ?? 0, rows: r.rows as SqlRow[] };
+          if (s.mustChange === true && o.changes === 0) throw new NoChange('postgres');
+          out.push(o);
+        }
+        return out;
+      });
+    } catch (err) {
+      if (err instanceof NoChange) return undefined;
+      throw err;
+    }
+  }
+
+  async select(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return this.read(sql, params);
   }
 
   /**

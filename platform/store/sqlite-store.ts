@@ -3,14 +3,14 @@ import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite, type SqliteDb } from '../../lib/sqlite.js';
 import { derive, messageRows, rejectedRows, type Derived, type MessageRow, type RejectedRow } from './derive.js';
-import { sqliteError } from './errors.js';
+import { NoChange, sqliteError } from './errors.js';
 import { chunkConflict, chunkParams, manifestParams, normalizePublicKey } from './evidence-index.js';
 import { migrateSqlite } from './migrate.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import { applyStatuses, type PresenceRow } from './presence.js';
 import { StoreReader } from './queries.js';
 import { TEXT_JSON, type Row } from './rows.js';
-import type { AcceptedMessage, CommitResult, PlatformStore, RejectedInput } from './types.js';
+import type { AcceptedMessage, CommitResult, PlatformStore, RejectedInput, SqlOutcome, SqlRow, SqlStatement, SqlValue } from './types.js';
 import type { ChunkIndexInput, ManifestIndexInput } from './views.js';
 import {
   ALARM_HISTORY,
@@ -185,18 +185,49 @@ export class SqliteStore extends StoreReader implements PlatformStore {
     }
   }
 
+  async transact(statements: readonly SqlStatement[]): Promise<SqlOutcome[] | undefined> {
+    this.#checkOpen();
+    if (statements.length === 0) return [];
+    try {
+      return this.#db.transaction(() => statements.map((s) => {
+        const st = this.#statement(s.sql);
+        const params = (s.params ?? []) as Bindable[];
+        let out: SqlOutcome;
+        if (st.reader) {
+          const rows = st.all(...params) as SqlRow[];
+          out = { changes: rows.length, rows };
+        } else {
+          out = { changes: st.run(...params).changes, rows: [] };
+        }
+        if (s.mustChange === true && out.changes === 0) throw new NoChange('sqlite');
+        return out;
+      })).immediate();
+    } catch (err) {
+      if (err instanceof NoChange) return undefined;
+      throw sqliteError(err, this.location, 'a platform-state transaction');
+    }
+  }
+
+  async select(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return this.read(sql, params);
+  }
+
   protected async read(sql: string, params: readonly unknown[]): Promise<Row[]> {
     this.#checkOpen();
     try {
-      let st = this.#reads.get(sql);
-      if (st === undefined) {
-        st = this.#db.prepare(sql);
-        this.#reads.set(sql, st);
-      }
-      return st.all(...(params as Bindable[])) as Row[];
+      return this.#statement(sql).all(...(params as Bindable[])) as Row[];
     } catch (err) {
       throw sqliteError(err, this.location, 'query');
     }
+  }
+
+  #statement(sql: string): Database.Statement {
+    let st = this.#reads.get(sql);
+    if (st === undefined) {
+      st = this.#db.prepare(sql);
+      this.#reads.set(sql, st);
+    }
+    return st;
   }
 
   #checkOpen(): void {

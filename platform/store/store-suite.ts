@@ -339,6 +339,34 @@ export function storeSuite(h: StoreHarness): void {
       expect(await store.results('req-none')).toEqual([]);
     });
 
+    it('runs platform-state statements in one transaction: RETURNING, compare-and-set, all or nothing', async () => {
+      const { store } = await fresh();
+      const row = (id: string, version: number) => ({
+        sql: 'INSERT INTO commands (request_id, device_id, name, args, sent_at, expires_at, status, publishes, next_publish_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING request_id',
+        params: [id, 'dev-c', 'ping', '{}', T0, T0 + HOUR, 'pending', 0, T0, version],
+      });
+      const first = await store.transact([row('c-1', 1), row('c-2', 1)]);
+      expect(first?.map((o) => [o.changes, o.rows])).toEqual([[1, [{ request_id: 'c-1' }]], [1, [{ request_id: 'c-2' }]]]);
+      expect((await store.transact([row('c-1', 1)]))?.[0]).toEqual({ changes: 0, rows: [] });
+
+      const claim = (version: number) => ({ sql: 'UPDATE commands SET version = version + 1, publishes = publishes + 1 WHERE request_id = ? AND version = ?', params: ['c-1', version], mustChange: true });
+      const later = { sql: 'UPDATE commands SET status = ? WHERE request_id = ?', params: ['ok', 'c-2'] };
+      expect(await store.transact([claim(1)])).toEqual([{ changes: 1, rows: [] }]);
+      // The same claim again changes nothing: rolled back as a whole, including a statement before it.
+      expect(await store.transact([later, claim(1)])).toBeUndefined();
+      const back = await store.select('SELECT request_id, status, publishes, version, expires_at FROM commands WHERE device_id = ? ORDER BY request_id', ['dev-c']);
+      expect(back).toEqual([
+        { request_id: 'c-1', status: 'pending', publishes: 1, version: 2, expires_at: T0 + HOUR },
+        { request_id: 'c-2', status: 'pending', publishes: 0, version: 1, expires_at: T0 + HOUR },
+      ]);
+      // Concurrent claims of one version: exactly one wins.
+      const claims = await Promise.all([0, 1, 2, 3].map(() => store.transact([claim(2)])));
+      expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
+      // A failing statement rejects with a StoreError and keeps nothing of the transaction.
+      await expect(store.transact([later, { sql: 'INSERT INTO commands (request_id) VALUES (?)', params: ['c-3'] }])).rejects.toBeInstanceOf(StoreError);
+      expect((await store.select('SELECT status FROM commands WHERE request_id = ?', ['c-2']))[0].status).toBe('pending');
+    });
+
     it('applies migrations once: reopening and two processes opening a new database at once', async () => {
       const url = await h.freshUrl();
       // Two processes and this one open the new database together (each applies what is pending, or finds it applied).

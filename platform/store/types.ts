@@ -127,6 +127,29 @@ export class StoreError extends Error {
   }
 }
 
+/** A value bound to a `?` placeholder of the platform's own tables (booleans as 0/1, JSON as text). */
+export type SqlValue = string | number | null;
+
+/** A row of the platform's own tables as the driver returns it (BIGINT as a number in both back-ends). */
+export type SqlRow = Record<string, unknown>;
+
+/** One statement of a `transact` call. */
+export interface SqlStatement {
+  sql: string;
+  params?: readonly SqlValue[];
+  /**
+   * A compare-and-set: when this statement changes no row, the whole
+   * transaction is rolled back and `transact` resolves undefined.
+   */
+  mustChange?: boolean;
+}
+
+/** What one statement did: rows changed, and the rows it returned (RETURNING). */
+export interface SqlOutcome {
+  changes: number;
+  rows: SqlRow[];
+}
+
 /**
  * The whole store: the ingest's contract, the evidence index, device keys and
  * the queries the alarm desk, the API and the console read through.
@@ -175,4 +198,19 @@ export interface PlatformStore extends IngestStore {
   /** Visits of a device overlapping a time range (a day: from = midnight, to = next midnight), with their chunks. */
   visits(deviceId: string, range?: TimeRange): Promise<VisitView[]>;
   visit(deviceId: string, sessionId: string): Promise<VisitView | undefined>;
+
+  /**
+   * The platform's own state beside what devices sent: the alarm desk's and
+   * the command sender's tables (created by this store's migrations, read and
+   * written by platform/desk and platform/commands). Statements are SQL both
+   * back-ends accept (`?` placeholders, ON CONFLICT, RETURNING; JSON as TEXT)
+   * and run in order in one transaction, durable when this resolves. Resolves
+   * with one outcome per statement, or undefined when a `mustChange`
+   * statement changed nothing (then nothing of it is kept): several workers
+   * claim the same piece of work with `UPDATE … WHERE version = ?`, and
+   * exactly one of them wins. Failures reject with a StoreError.
+   */
+  transact(statements: readonly SqlStatement[]): Promise<SqlOutcome[] | undefined>;
+  /** A read of those tables (`?` placeholders). */
+  select(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
 }

@@ -198,4 +198,92 @@ CREATE TABLE chunks (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'commands: what the platform sent to devices, re-published until answered',
+    sql: `
+CREATE TABLE commands (
+  request_id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  args TEXT NOT NULL,
+  by_name TEXT,
+  sent_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'error', 'refused', 'expired', 'unknown')),
+  reason TEXT,
+  result TEXT,
+  answered_at BIGINT,
+  publishes INTEGER NOT NULL,
+  published_at BIGINT,
+  next_publish_at BIGINT,
+  version INTEGER NOT NULL
+);
+CREATE INDEX commands_due ON commands (status, next_publish_at);
+CREATE INDEX commands_by_device ON commands (device_id, sent_at);
+`,
+  },
+  {
+    version: 3,
+    name: 'alarm desk: alarm state, state history, notification attempts',
+    sql: `
+CREATE TABLE desk_alarms (
+  device_id TEXT NOT NULL,
+  alarm_id TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('raised', 'notifying', 'acknowledged', 'resolved', 'cancelled')),
+  received_at BIGINT NOT NULL,
+  step INTEGER NOT NULL,
+  tier INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  step_at BIGINT,
+  next_step_at BIGINT,
+  acknowledged_by TEXT,
+  acknowledged_at BIGINT,
+  device_acknowledged_at BIGINT,
+  resolved_by TEXT,
+  resolved_at BIGINT,
+  note TEXT,
+  ack_pending INTEGER NOT NULL,
+  ack_request_id TEXT,
+  resolve_pending INTEGER NOT NULL,
+  resolve_request_id TEXT,
+  version INTEGER NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (device_id, alarm_id)
+);
+CREATE INDEX desk_alarms_due ON desk_alarms (next_step_at);
+CREATE INDEX desk_alarms_updated ON desk_alarms (updated_at);
+CREATE INDEX desk_alarms_by_time ON desk_alarms (received_at);
+
+CREATE TABLE desk_history (
+  device_id TEXT NOT NULL,
+  alarm_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  by_name TEXT,
+  note TEXT,
+  PRIMARY KEY (device_id, alarm_id, state)
+);
+
+CREATE TABLE desk_attempts (
+  key TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  alarm_id TEXT NOT NULL,
+  tier INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  contact TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  result TEXT NOT NULL CHECK (result IN ('pending', 'sent', 'failed')),
+  latency_ms INTEGER,
+  error TEXT,
+  tries INTEGER NOT NULL,
+  owner TEXT,
+  lease_until BIGINT
+);
+CREATE INDEX desk_attempts_by_alarm ON desk_attempts (device_id, alarm_id, at);
+CREATE INDEX desk_attempts_pending ON desk_attempts (result, lease_until);
+`,
+  },
 ];
