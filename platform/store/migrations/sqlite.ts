@@ -191,4 +191,20 @@ CREATE TABLE chunks (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'api tokens',
+    sql: `
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+  hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+`,
+  },
 ];
