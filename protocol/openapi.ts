@@ -43,15 +43,17 @@ const ERRORS: Record<number, string> = {
   404: 'no such device, alarm, visit or command',
   409: 'the alarm id is used by several devices: give ?deviceId= (the answer names them)',
   413: 'the body is larger than the limit',
+  415: 'the body is not sent as application/json',
   429: 'too many requests (or failed authentications) from this client: retry after Retry-After seconds',
+  503: 'the store or the broker is unavailable: retry after Retry-After seconds',
 };
 
 function errorCodes(r: ApiRoute): number[] {
-  const codes = [401, 403, 429];
+  const codes = [401, 403, 429, 503];
   if (r.params !== undefined || r.query !== undefined || r.body !== undefined) codes.push(400);
   if (r.params !== undefined) codes.push(404);
   if (r.operationId === 'getAlarm' || r.operationId === 'acknowledgeAlarm' || r.operationId === 'resolveAlarm') codes.push(409);
-  if (r.body !== undefined) codes.push(413);
+  if (r.body !== undefined) codes.push(413, 415);
   return codes.sort();
 }
 
