@@ -11,6 +11,10 @@ const commands: Record<string, { about: string; load: () => Promise<{ main(argv:
   provision: { about: 'create this device\'s evidence key and TLS client key + CSR (--device-id ID)', load: () => import('./agent/provision/provision-command.js') },
   doctor: { about: 'check this recorder: config, GPS, button, camera, broker, clock, disk, keys, outbox ([--config FILE] [--json])', load: () => import('./agent/doctor/doctor-command.js') },
   update: { about: 'install a signed bundle, test it, commit or roll back (BUNDLE.tar.gz)', load: () => import('./agent/update/update-command.js') },
+  token: { about: 'API tokens in the platform store: create --role R --name N, list, revoke', load: () => import('./platform/cli/token-command.js') },
+  alarms: { about: 'the alarm desk through the API: list, ack ID --by NAME, resolve ID --note TEXT', load: () => import('./platform/cli/alarms-command.js') },
+  positions: { about: 'a device\'s positions from the store (DEVICE --since TIME) as a table, JSON, CSV, GPX, GeoJSON', load: () => import('./platform/cli/positions-command.js') },
+  command: { about: 'send a command to a device through the API and show its result (DEVICE NAME [ARGS JSON])', load: () => import('./platform/cli/command-command.js') },
   'docs-gen': { about: 'write the configuration reference (docs/configuration.md)', load: () => import('./agent/config/docs-command.js') },
   'protocol-gen': { about: 'write the published JSON Schemas and AsyncAPI document', load: () => import('./protocol/generate-command.js') },
 };

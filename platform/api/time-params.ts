@@ -10,15 +10,19 @@ const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z
 const SPAN = /^(\d{1,9})(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** A span (90s, 15m, 2h, 7d) in ms, or undefined when `s` is not one. */
+export function parseSpan(s: string): number | undefined {
+  const m = SPAN.exec(s.trim());
+  return m === null ? undefined : Number(m[1]) * UNIT_MS[m[2]];
+}
+
 export type TimeParse = { ok: true; ms: number } | { ok: false; reason: string };
 
 export function parseTime(s: string, o: { now?: number; spans?: boolean } = {}): TimeParse {
   const t = s.trim();
   if (EPOCH.test(t)) return { ok: true, ms: Number(t) };
-  if (o.spans === true) {
-    const span = SPAN.exec(t);
-    if (span !== null) return { ok: true, ms: (o.now ?? Date.now()) - Number(span[1]) * UNIT_MS[span[2]] };
-  }
+  const span = o.spans === true ? parseSpan(t) : undefined;
+  if (span !== undefined) return { ok: true, ms: (o.now ?? Date.now()) - span };
   const m = ISO.exec(t);
   if (m === null) {
     return { ok: false, reason: `"${s}" is not a time: give epoch ms or ISO 8601 (2026-01-05, 2026-01-05T08:00:00Z)${o.spans === true ? ', or a span back from now (90s, 15m, 2h, 7d)' : ''}` };
