@@ -76,8 +76,8 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
   };
 
   const app = Fastify({
+    // Fastify logs nothing itself (its request lines would carry ?access_token=): onResponse below logs, redacted.
     logger: false,
-    disableRequestLogging: true,
     bodyLimit,
     trustProxy: o.trustProxy ?? false,
     forceCloseConnections: true,
@@ -85,6 +85,9 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
     requestTimeout: 30_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+
+  // JSON only: a text/plain body is refused as such (415) rather than failing its schema.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('cache-control', 'no-store');
