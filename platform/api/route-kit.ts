@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fastifyPath, type ApiRoute } from '../../protocol/api.js';
 import type { Logger } from '../../lib/logger.js';
@@ -52,11 +53,14 @@ export class ApiError extends Error {
 
 export const notFound = (message: string) => new ApiError(404, 'not-found', message);
 
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
+
 /** Registers a route from the table: method, path, schemas for validation, its role. */
 export function route(app: FastifyInstance, r: ApiRoute, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void {
   const schema: Record<string, unknown> = {};
   if (r.params !== undefined) schema.params = r.params;
-  if (r.query !== undefined) schema.querystring = r.query;
+  // A route without parameters refuses any (a typo'd parameter is an error, not silently ignored).
+  schema.querystring = r.query ?? NO_QUERY;
   if (r.body !== undefined) schema.body = r.body;
   app.route({
     method: r.method,

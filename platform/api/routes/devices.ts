@@ -37,7 +37,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const stamp = new Date(range.from ?? positions[0]?.fixTime ?? ctx.now()).toISOString().slice(0, 10);
     reply.header('content-disposition', `attachment; filename="${deviceId}-${stamp}.${format === 'geojson' ? 'geojson' : format}"`);
     reply.header('x-nrec-truncated', String(positions.length === limit));
-    reply.type(`${POSITION_MEDIA_TYPES[format]}${format === 'geojson' ? '' : '; charset=utf-8'}`);
+    reply.type(`${POSITION_MEDIA_TYPES[format]}; charset=utf-8`);
     if (format === 'gpx') return toGpx(deviceId, positions, ctx.now());
     if (format === 'csv') return toCsv(positions);
     return JSON.stringify(toGeoJson(positions));
