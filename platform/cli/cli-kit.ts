@@ -62,10 +62,11 @@ export interface ApiTarget {
  * the command line itself, where every user of the machine can read it (ps).
  */
 export async function apiFrom(values: { api?: string; 'token-file'?: string }): Promise<ApiTarget> {
-  const url = (values.api ?? process.env.NREC_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const env = (k: string) => (process.env[k] === '' ? undefined : process.env[k]);
+  const url = (values.api ?? env('NREC_API') ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--api "${url}" must be an http:// or https:// URL`);
-  const file = values['token-file'] ?? process.env.NREC_TOKEN_FILE;
-  let token = file === undefined ? process.env.NREC_TOKEN : undefined;
+  const file = values['token-file'] ?? env('NREC_TOKEN_FILE');
+  let token = file === undefined ? env('NREC_TOKEN') : undefined;
   if (file !== undefined) {
     try {
       token = (await readFile(file, 'utf8')).trim();
