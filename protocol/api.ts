@@ -15,7 +15,7 @@ import { Fix } from './messages.js';
 
 export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
 export type ApiRoleName = (typeof API_ROLES)[number];
-const lit = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
+const lit = <const T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
 
 export const Role = lit(API_ROLES);
 const Ms = Type.Integer({ description: 'epoch ms' });

@@ -39,6 +39,8 @@ export class RateLimiter {
 
   /** Whether a request for `key` would be allowed now, without taking anything. */
   allows(key: string, cost = 1): boolean {
+    // An unknown key has a full bucket; looking must not make room for it (that would evict another).
+    if (!this.#buckets.has(key)) return this.#o.burst >= cost;
     return this.#refill(key, this.#o.now()).tokens >= cost;
   }
 
