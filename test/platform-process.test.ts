@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/logger.js';
 import { call } from './support/api.js';
 import { checkGpx11, readGpxPositions } from './support/gpx.js';
-import { Cleanup, cliPath, makeTempDir, Mosquitto, World, waitFor, type TempDir } from './support/index.js';
+import { Cleanup, cliPath, makeTempDir, Mosquitto, World, type TempDir } from './support/index.js';
 import { SseClient } from './support/sse.js';
 import { parseXml } from './support/xml.js';
 
