@@ -32,6 +32,7 @@ export interface ApiContext {
   silenceMs: number;
   maxStreams: number;
   maxStreamsPerToken: number;
+  streamRecheckMs: number;
 }
 
 /** An answer other than 2xx, with the code a client branches on and a message for a person. */

@@ -36,6 +36,8 @@ export interface ApiOptions {
   /** Open streams in all (default 200) and per token (default 10). */
   maxStreams?: number;
   maxStreamsPerToken?: number;
+  /** How often an open stream re-checks its token (default 30 s): revoked or expired, the stream ends. */
+  streamRecheckMs?: number;
   /** Take the client address from X-Forwarded-For (behind a reverse proxy only). */
   trustProxy?: boolean;
 }
@@ -73,6 +75,7 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
     silenceMs: o.silenceMs ?? DEFAULT_SILENCE_MS,
     maxStreams: o.maxStreams ?? 200,
     maxStreamsPerToken: o.maxStreamsPerToken ?? 10,
+    streamRecheckMs: o.streamRecheckMs ?? 30_000,
   };
 
   const app = Fastify({

@@ -8,8 +8,6 @@ import type { HubEvent } from '../stream-hub.js';
 /** A client that stops reading is dropped once this much is waiting for it (it reconnects and resumes). */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const KEEPALIVE_MS = 15_000;
-/** An open stream re-checks its token this often: revoked or expired, the stream ends. */
-const RECHECK_MS = 30_000;
 
 interface Client {
   tokenId: string;
@@ -103,7 +101,7 @@ export function streamRoutes(app: FastifyInstance, ctx: ApiContext): void {
         plain('reset', { reason: 'the token was revoked or has expired' });
         client.close('token no longer valid');
       }, (err: Error) => ctx.logger.debug({ err: err.message }, 'stream token re-check failed; trying again later'));
-    }, RECHECK_MS));
+    }, ctx.streamRecheckMs));
     for (const t of timers) t.unref();
     return reply;
   });
