@@ -113,7 +113,7 @@ beforeAll(async () => {
     await writeFile(files[k], `${tokens[k]}\n`, { mode: 0o600 });
     await chmod(files[k], 0o600);
   }
-  world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, ingest: false, storeDir: store, workDir: dir.file('world'), agentConfig: { gps: { intervalS: 1 }, button: { resendS: 2 } } }), (w) => w.close());
+  world = cleanup.add(await World.create({ logger, brokerUrl: mosquitto.url, ingest: false, storeDir: store, workDir: dir.file('world'), agentConfig: { gps: { intervalS: 1 }, button: { resendS: 2 }, health: { intervalS: 2 } } }), (w) => w.close());
   platform = new PlatformProcess(['--store', store, '--broker', mosquitto.url, '--http', '127.0.0.1:0']);
   cleanup.add(platform, (p) => p.stop());
   apiUrl = JSON.parse(await platform.line((l) => l.startsWith('{"api":'))).api as string;
@@ -124,10 +124,14 @@ afterAll(() => cleanup.run());
 
 describe('the platform process and the CLI', () => {
   it('serves the device\'s state over the API, and its positions through nrec positions', async () => {
+    let lastSeen: unknown;
     const dev = await poll('sim-001 online with a position', async () => {
       const r = await call(apiUrl, '/api/devices/sim-001', { token: tokens.wall });
+      lastSeen = r.body;
       const d = r.status === 200 ? r.body.device : undefined;
       return d?.status === 'online' && d.lastPosition !== undefined && d.lastHealth !== undefined ? d : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; last answer: ${JSON.stringify(lastSeen).slice(0, 600)}`);
     });
     expect(dev).toMatchObject({ presence: { state: 'online' }, lastHealth: { report: { deviceId: 'sim-001' } } });
     expect(dev.lastPosition.ageMs).toBeLessThan(30_000);
