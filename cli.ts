@@ -6,6 +6,7 @@
 // lib/cli-run.ts.
 import { isBrokenPipe, runCli, type CommandEntry } from './lib/cli-run.js';
 import { NREC_VERSION } from './lib/version.js';
+import { ALARMS_HELP, COMMAND_HELP, POSITIONS_HELP, TOKEN_HELP } from './platform/cli/help.js';
 
 const commands: Record<string, CommandEntry> = {
   agent: {
@@ -112,6 +113,26 @@ options:
   --restart-cmd CMD   how to restart the agent (default: systemctl restart nrec.service)
   --no-wait           switch and restart, and leave the health watch to nrec-update.service`,
     load: () => import('./agent/update/update-command.js'),
+  },
+  token: {
+    summary: 'API tokens in the platform store: create, list, revoke',
+    help: TOKEN_HELP,
+    load: () => import('./platform/cli/token-command.js'),
+  },
+  alarms: {
+    summary: 'the alarm desk through the API: list, ack ID --by NAME, resolve ID --note TEXT',
+    help: ALARMS_HELP,
+    load: () => import('./platform/cli/alarms-command.js'),
+  },
+  positions: {
+    summary: "a device's positions from the store as a table, JSON, CSV, GPX, GeoJSON",
+    help: POSITIONS_HELP,
+    load: () => import('./platform/cli/positions-command.js'),
+  },
+  command: {
+    summary: 'send a command to a device through the API and show its result',
+    help: COMMAND_HELP,
+    load: () => import('./platform/cli/command-command.js'),
   },
   'docs-gen': {
     summary: 'write the configuration reference (docs/configuration.md)',

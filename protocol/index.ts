@@ -5,3 +5,4 @@ export * from './validate.js';
 export * from './registry.js';
 export * from './health.js';
 export * from './media.js';
+export * from './commands.js';

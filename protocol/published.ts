@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { PROTOCOL_VERSION, RESERVED_DEVICE_IDS, TOPIC_ROOT } from './topics.js';
+import { openApiDocument } from './openapi.js';
 import { DEVICE_CHANNELS, INBOUND_CHANNELS, SCHEMAS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
 
 /** Strips TypeBox's symbol keys and returns plain JSON Schema (draft 2020-12 compatible subset). */
@@ -81,5 +82,9 @@ export function asyncApiDocument(): Record<string, unknown> {
 
 /** Every published file (relative to protocol/published/) with its exact content. */
 export function publishedFiles(): Record<string, string> {
-  return { ...jsonSchemaFiles(), 'asyncapi.json': `${JSON.stringify(asyncApiDocument(), null, 2)}\n` };
+  return {
+    ...jsonSchemaFiles(),
+    'asyncapi.json': `${JSON.stringify(asyncApiDocument(), null, 2)}\n`,
+    'openapi.json': `${JSON.stringify(openApiDocument(), null, 2)}\n`,
+  };
 }

@@ -1,19 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
 import { createLogger } from '../../lib/logger.js';
-import { createCommandSender, type CommandSender } from '../commands/index.js';
-import { createAlarmDesk, logAlarms, openContacts, type AlarmDesk, type ContactsWatch } from '../desk/index.js';
-import { openStore } from '../store/index.js';
-import { Ingest } from './ingest.js';
+import { parseListen } from '../api/listen-address.js';
+import { ContactsError } from '../desk/index.js';
+import { Platform } from '../platform.js';
 
 /**
- * `nrec ingest --store DIR [--broker URL] [--db URL] ...` (help text in cli.ts): runs the ingest
- * until SIGINT/SIGTERM. A broker that is not there (yet) is waited for: the ingest
- * subscribes as soon as it connects, warning once meanwhile. What retrying cannot fix —
- * bad credentials, a certificate the broker or we refuse, an ACL refusing the platform,
- * a store that cannot be opened or keeps failing — ends it with exit code 1 naming the
- * cause, for its service manager to restart it and a person to read (docs/liveness.md).
+ * `nrec ingest --store DIR [--broker URL] [--db URL] [--http HOST:PORT] [--contacts FILE] ...`
+ * (help text in cli.ts): the platform process — ingest, alarm desk, command sender and, with
+ * --http, the API and console — until SIGINT/SIGTERM. A broker that is not there (yet) is
+ * waited for: the ingest subscribes as soon as it connects, warning once meanwhile. What
+ * retrying cannot fix — bad credentials, a certificate the broker or we refuse, an ACL refusing
+ * the platform, a store that cannot be opened or keeps failing — ends it with exit code 1 naming
+ * the cause, for its service manager to restart it and a person to read (docs/liveness.md).
  */
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -31,10 +30,25 @@ export async function main(argv: string[]): Promise<number> {
       username: { type: 'string' },
       'password-file': { type: 'string' },
       contacts: { type: 'string' },
+      http: { type: 'string' },
+      'offline-after': { type: 'string' },
+      'trust-proxy': { type: 'boolean', default: false },
     },
   });
   if (values.store === undefined) throw new UsageError('--store DIR is required (evidence files and device keys live there)');
   if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
+  let http: { host: string; port: number; silenceMs?: number; trustProxy?: boolean } | undefined;
+  try {
+    if (values.http !== undefined) http = { ...parseListen(values.http), trustProxy: values['trust-proxy'] };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values['offline-after'] !== undefined) {
+    const s = Number(values['offline-after']);
+    if (http === undefined) throw new UsageError('--offline-after goes with --http');
+    if (!(s >= 1 && s <= 86_400)) throw new UsageError(`--offline-after "${values['offline-after']}" must be 1 to 86400 seconds`);
+    http.silenceMs = s * 1000;
+  }
   const file = async (flag: string, path: string | undefined): Promise<Buffer | undefined> => {
     if (path === undefined) return undefined;
     try {
@@ -44,30 +58,12 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
   const logger = createLogger('ingest');
-  let contacts: ContactsWatch | undefined;
-  if (values.contacts !== undefined) {
-    try {
-      contacts = await openContacts(values.contacts, { logger });
-    } catch (err) {
-      process.stderr.write(`nrec ingest: ${(err as Error).message}\n`);
-      return 2;
-    }
-  }
-  const dbUrl = values.db ?? join(values.store, 'platform.db');
-  let store;
+  let platform: Platform;
   try {
-    store = await openStore(dbUrl, { logger });
-  } catch (err) {
-    process.stderr.write(`nrec ingest: cannot open the store: ${(err as Error).message}\n`);
-    contacts?.close();
-    return 1;
-  }
-  let ingest: Ingest;
-  try {
-    ingest = new Ingest({
+    platform = await Platform.start({
       brokerUrl: values.broker,
       storeDir: values.store,
-      store,
+      db: values.db,
       logger,
       shareGroup: values.share,
       clientId: values['client-id'],
@@ -77,41 +73,24 @@ export async function main(argv: string[]): Promise<number> {
       key: await file('--key', values.key),
       username: values.username,
       password: (await file('--password-file', values['password-file']))?.toString('utf8').trim(),
+      http,
+      contactsFile: values.contacts,
     });
   } catch (err) {
-    await store.close().catch(() => undefined);
     process.stderr.write(`nrec ingest: cannot start: ${(err as Error).message}\n`);
-    return 1;
+    // A contacts file with mistakes is a usage problem like a bad flag: fix the file, run again.
+    return err instanceof ContactsError ? 2 : 1;
   }
-  let commands: CommandSender | undefined;
-  let desk: AlarmDesk | undefined;
-  if (contacts !== undefined) {
-    try {
-      commands = await createCommandSender({ store, ingest, logger });
-      desk = await createAlarmDesk({ store, ingest, commands, contacts, logger });
-    } catch (err) {
-      process.stderr.write(`nrec ingest: cannot start the alarm desk: ${(err as Error).message}\n`);
-      await commands?.stop();
-      contacts.close();
-      await store.close();
-      return 1;
-    }
-    logger.info(contacts.current.summary(), 'alarm desk running');
-  } else {
-    logAlarms(ingest, logger);
-  }
+  const { ingest, store } = platform;
   const fatal = new Promise<Error>((resolve) => ingest.on('fatal', resolve));
-  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location, desk: desk !== undefined })}\n`));
-  await ingest.start({ wait: false });
+  if (platform.api !== undefined) process.stdout.write(`${JSON.stringify({ api: platform.api.url })}\n`);
+  ingest.once('connect', () => process.stdout.write(`${JSON.stringify({ ready: true, store: values.store, db: store.location, desk: platform.services.notifying, ...(platform.api ? { api: platform.api.url } : {}) })}\n`));
   const stopped = new Promise<'signal'>((resolve) => {
     process.once('SIGINT', () => resolve('signal'));
     process.once('SIGTERM', () => resolve('signal'));
   });
   const outcome = await Promise.race([stopped, fatal]);
-  await desk?.stop().catch((err: Error) => logger.error({ err: err.message }, 'alarm desk did not stop cleanly'));
-  await commands?.stop().catch((err: Error) => logger.error({ err: err.message }, 'command sender did not stop cleanly'));
-  contacts?.close();
-  await ingest.stop().catch((err: Error) => logger.error({ err: err.message }, 'ingest did not stop cleanly'));
+  await platform.stop().catch((err: Error) => logger.error({ err: err.message }, 'platform did not stop cleanly'));
   if (outcome instanceof Error) {
     logger.fatal({ err: outcome.message, broker: values.broker }, 'ingest cannot do its job; exiting');
     process.stderr.write(`nrec ingest: cannot run: ${outcome.message}\n`);

@@ -10,6 +10,7 @@ import { applyStatuses, type PresenceRow } from './presence.js';
 import { StoreReader } from './queries.js';
 import { NATIVE_JSON, type Row } from './rows.js';
 import { StoreError, type AcceptedMessage, type CommitResult, type PlatformStore, type RejectedInput, type SqlOutcome, type SqlRow, type SqlStatement, type SqlValue } from './types.js';
+import { TOKEN_INSERT, TOKEN_REVOKE, TOKEN_TOUCH, tokenParams, type ApiTokenRecord } from './tokens.js';
 import type { ChunkIndexInput, ManifestIndexInput } from './views.js';
 import { CHUNK_GET, CHUNK_INSERT, CHUNK_VERIFY, REGISTER_KEY, VISIT_FROM_CHUNK, VISIT_FROM_MANIFEST } from './write-sql.js';
 
@@ -187,6 +188,21 @@ export class PostgresStore extends StoreReader implements PlatformStore {
 
   async select(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
     return this.read(sql, params);
+  }
+
+  async createToken(t: Omit<ApiTokenRecord, 'revokedAt' | 'lastUsedAt'>): Promise<void> {
+    this.#checkOpen();
+    await this.#tx('create an API token', (c) => c.query(this.#text(TOKEN_INSERT), tokenParams(t)));
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    this.#checkOpen();
+    return this.#tx('revoke an API token', async (c) => (await c.query(this.#text(TOKEN_REVOKE), [at, id])).rowCount === 1);
+  }
+
+  async touchToken(id: string, at: number): Promise<void> {
+    this.#checkOpen();
+    await this.#tx('note an API token\'s use', (c) => c.query(this.#text(TOKEN_TOUCH), [at, id]));
   }
 
   /**

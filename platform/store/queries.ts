@@ -15,6 +15,7 @@ import {
   type Codec,
   type Row,
 } from './rows.js';
+import { TOKEN_GET, TOKEN_LIST, toToken, type ApiTokenRecord } from './tokens.js';
 import type { StoreCounts, StoredMessage } from './types.js';
 import type { AlarmDetail, AlarmView, ChunkView, DeviceView, EventView, HealthView, PositionView, ResultView, TimeRange, VisitView } from './views.js';
 
@@ -169,6 +170,15 @@ export abstract class StoreReader {
   async visit(deviceId: string, sessionId: string): Promise<VisitView | undefined> {
     const rows = await this.read('SELECT * FROM visits WHERE device_id = ? AND session_id = ?', [deviceId, sessionId]);
     return (await this.#withChunks(deviceId, rows))[0];
+  }
+
+  async token(id: string): Promise<ApiTokenRecord | undefined> {
+    const [r] = await this.read(TOKEN_GET, [id]);
+    return r === undefined ? undefined : toToken(r);
+  }
+
+  async tokens(): Promise<ApiTokenRecord[]> {
+    return (await this.read(TOKEN_LIST, [])).map(toToken);
   }
 
   async #withChunks(deviceId: string, visits: Row[]): Promise<VisitView[]> {

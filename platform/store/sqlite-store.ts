@@ -11,6 +11,7 @@ import { applyStatuses, type PresenceRow } from './presence.js';
 import { StoreReader } from './queries.js';
 import { TEXT_JSON, type Row } from './rows.js';
 import type { AcceptedMessage, CommitResult, PlatformStore, RejectedInput, SqlOutcome, SqlRow, SqlStatement, SqlValue } from './types.js';
+import { TOKEN_INSERT, TOKEN_REVOKE, TOKEN_TOUCH, tokenParams, type ApiTokenRecord } from './tokens.js';
 import type { ChunkIndexInput, ManifestIndexInput } from './views.js';
 import {
   ALARM_HISTORY,
@@ -174,6 +175,21 @@ export class SqliteStore extends StoreReader implements PlatformStore {
     this.#checkOpen();
     const params = manifestParams(m);
     return this.#write('index a manifest', () => this.#st.visitFromManifest.run(...params).changes === 1);
+  }
+
+  async createToken(t: Omit<ApiTokenRecord, 'revokedAt' | 'lastUsedAt'>): Promise<void> {
+    this.#checkOpen();
+    this.#write('create an API token', () => this.#db.prepare(TOKEN_INSERT).run(...tokenParams(t)));
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    this.#checkOpen();
+    return this.#write('revoke an API token', () => this.#db.prepare(TOKEN_REVOKE).run(at, id).changes === 1);
+  }
+
+  async touchToken(id: string, at: number): Promise<void> {
+    this.#checkOpen();
+    this.#write('note an API token\'s use', () => this.#db.prepare(TOKEN_TOUCH).run(at, id));
   }
 
   /** One write in its own IMMEDIATE transaction, failures as StoreErrors. */

@@ -367,6 +367,24 @@ export function storeSuite(h: StoreHarness): void {
       expect((await store.select('SELECT status FROM commands WHERE request_id = ?', ['c-2']))[0].status).toBe('pending');
     });
 
+    it('keeps API tokens by id, hashed, and revokes each once', async () => {
+      const { store } = await fresh();
+      const hash = 'a'.repeat(64);
+      await store.createToken({ id: '0123456789abcdef', name: 'desk-1', role: 'operator', hash, createdAt: T0 });
+      await store.createToken({ id: 'fedcba9876543210', name: 'ci', role: 'admin', hash: 'b'.repeat(64), createdAt: T0 + 1, expiresAt: T0 + 86_400_000 });
+      expect(await store.token('0123456789abcdef')).toEqual({ id: '0123456789abcdef', name: 'desk-1', role: 'operator', hash, createdAt: T0 });
+      expect(await store.token('0000000000000000')).toBeUndefined();
+      await expect(store.createToken({ id: '0123456789abcdef', name: 'again', role: 'viewer', hash, createdAt: T0 })).rejects.toThrow();
+      expect(await store.revokeToken('0123456789abcdef', T0 + 5)).toBe(true);
+      expect(await store.revokeToken('0123456789abcdef', T0 + 6)).toBe(false);
+      expect(await store.revokeToken('0000000000000000', T0 + 6)).toBe(false);
+      await store.touchToken('fedcba9876543210', T0 + 7);
+      expect((await store.tokens()).map((t) => [t.name, t.revokedAt, t.expiresAt, t.lastUsedAt])).toEqual([
+        ['desk-1', T0 + 5, undefined, undefined],
+        ['ci', undefined, T0 + 86_400_000, T0 + 7],
+      ]);
+    });
+
     it('applies migrations once: reopening and two processes opening a new database at once', async () => {
       const url = await h.freshUrl();
       // Two processes and this one open the new database together (each applies what is pending, or finds it applied).

@@ -1,4 +1,5 @@
 import type { DeviceStream } from '../../protocol/index.js';
+import type { TokenStore } from './tokens.js';
 import type {
   AlarmDetail,
   AlarmView,
@@ -154,7 +155,7 @@ export interface SqlOutcome {
  * The whole store: the ingest's contract, the evidence index, device keys and
  * the queries the alarm desk, the API and the console read through.
  */
-export interface PlatformStore extends IngestStore {
+export interface PlatformStore extends IngestStore, TokenStore {
   /** Where it is, for logs: the path, or the URL without its password. */
   readonly location: string;
 

@@ -286,4 +286,20 @@ CREATE INDEX desk_attempts_by_alarm ON desk_attempts (device_id, alarm_id, at);
 CREATE INDEX desk_attempts_pending ON desk_attempts (result, lease_until);
 `,
   },
+  {
+    version: 4,
+    name: 'api tokens',
+    sql: `
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+  hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  revoked_at BIGINT,
+  last_used_at BIGINT
+);
+`,
+  },
 ];
