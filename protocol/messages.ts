@@ -113,3 +113,20 @@ export function ackedIds(a: Pick<IngestAck, 'acked' | 'ranges'>, max = 100_000):
   }
   return out;
 }
+
+/**
+ * The platform's presence, retained on PLATFORM_STATUS_TOPIC: each ingest worker publishes `online`
+ * every time it has (re)connected and subscribed, and leaves `offline` as its will. A device that sees
+ * `online` sends again at once whatever waits for a confirmation: a broker that restarted empty lost
+ * it, and the ingest is now there to take it (no need to wait for the confirmation timeout).
+ */
+export const PlatformStatus = Type.Object(
+  {
+    v: Type.Literal(1),
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    bootId: Id,
+    ts: Type.Integer({ minimum: 0 }),
+  },
+  { $id: 'platform-status', title: 'platform-status', description: 'Retained presence of the platform (its ingest workers): online after each (re)subscription, offline as the will.', additionalProperties: false },
+);
+export type PlatformStatus = Static<typeof PlatformStatus>;

@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
-import { PROTOCOL_VERSION, RESERVED_DEVICE_IDS, TOPIC_ROOT } from './topics.js';
+import { PLATFORM_STATUS_TOPIC, PROTOCOL_VERSION, RESERVED_DEVICE_IDS, TOPIC_ROOT } from './topics.js';
+import { PlatformStatus } from './messages.js';
 import { openApiDocument } from './openapi.js';
 import { DEVICE_CHANNELS, INBOUND_CHANNELS, SCHEMAS, SUB_CHANNELS, type ChannelSpec } from './registry.js';
 
@@ -64,6 +65,17 @@ export function asyncApiDocument(): Record<string, unknown> {
   operations['send-media-part'] = { action: 'send', channel: { $ref: '#/channels/media-part' }, messages: [{ $ref: '#/channels/media-part/messages/media-part' }] };
   messages['media-part'] = { name: 'media-part', contentType: 'application/octet-stream', payload: { type: 'string', format: 'binary' } };
   for (const [kind, spec] of Object.entries(INBOUND_CHANNELS)) add(`cmd-${kind}`, spec, 'receive');
+  channels['platform-status'] = {
+    address: PLATFORM_STATUS_TOPIC,
+    description: `${String(PlatformStatus.description)} Retained. On "online" the device re-sends what waits for the platform's confirmation.`,
+    messages: { 'platform-status': { $ref: '#/components/messages/platform-status' } },
+  };
+  operations['receive-platform-status'] = { action: 'receive', channel: { $ref: '#/channels/platform-status' }, messages: [{ $ref: '#/channels/platform-status/messages/platform-status' }] };
+  messages['platform-status'] = { name: 'platform-status', contentType: 'application/json', payload: { $ref: '#/components/schemas/platform-status' } };
+  {
+    const { $id: _id, ...rest } = toJsonSchema(PlatformStatus);
+    schemas['platform-status'] = rest;
+  }
   return {
     asyncapi: '3.0.0',
     info: {

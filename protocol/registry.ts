@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, LocationBatch, Status } from './messages.js';
+import { Alarm, CommandRequest, CommandResult, Event, IngestAck, Location, LocationBatch, PlatformStatus, Status } from './messages.js';
 import { Health } from './health.js';
 import { ChunkHeader, MediaManifest } from './media.js';
 import type { DeviceStream, InboundKind } from './topics.js';
@@ -14,7 +14,7 @@ export interface ChannelSpec {
 }
 
 /** Every JSON message schema, by name (the published JSON Schema files). */
-export const SCHEMAS = { Status, Health, ChunkHeader, MediaManifest, Location, LocationBatch, Alarm, Event, CommandRequest, CommandResult, IngestAck } as const;
+export const SCHEMAS = { Status, Health, ChunkHeader, MediaManifest, Location, LocationBatch, Alarm, Event, CommandRequest, CommandResult, IngestAck, PlatformStatus } as const;
 
 /** JSON schemas of the device streams that carry JSON (media parts are binary; see media.ts). */
 export const DEVICE_CHANNELS: Partial<Record<DeviceStream, ChannelSpec>> = {

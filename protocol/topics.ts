@@ -96,6 +96,12 @@ export function deviceFilter(deviceId = '+'): string {
   return `${PREFIX}/${deviceId}/#`;
 }
 
+/**
+ * Where the platform announces itself (retained): not under any device's prefix — `_platform` can
+ * never be a device id —, readable by every device, written only by the platform.
+ */
+export const PLATFORM_STATUS_TOPIC = `${PREFIX}/_platform/status`;
+
 /** Subscription filter a device uses for what is sent to it. */
 export function inboundFilter(deviceId: string): string {
   checkDeviceId(deviceId);

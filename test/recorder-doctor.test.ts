@@ -1,16 +1,15 @@
+import { startSecureBroker } from './support/secure-broker.js';
 import { execFile, spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpsFeed } from '../simulator/gps/gps-feed.js';
-import { makeTestPki, shareWithBroker, type TestPki } from './support/certs.js';
+import type { TestPki } from './support/certs.js';
 import { Cleanup, cliPath, createPtyPair, freePort, makeTempDir, Mosquitto, requireTool, SysfsGpioTree, type PtyPair, type TempDir } from './support/index.js';
 
 // nrec doctor against the simulator's hardware stand-ins (a pty GPS talking NMEA, a sysfs GPIO tree with the
 // button at rest, a thermal zone) and a real Mosquitto with mutual TLS and the nrec ACL: all pass; then one
 // fault at a time, each named with its fix and a non-zero exit.
-const SCRIPTS = fileURLToPath(new URL('../scripts/mosquitto/', import.meta.url));
 const DEVICE = 'doc-001';
 
 function nrec(args: string[]): Promise<{ code: number | null; stdout: string }> {
@@ -49,13 +48,10 @@ describe('nrec doctor', () => {
     requireTool('ffmpeg');
     dir = cleanup.add(await makeTempDir('nrec-doctor-'), (d) => d.remove());
     // Valid 90 days: the doctor warns about a client certificate that expires within 30.
-    pki = cleanup.add(await makeTestPki([DEVICE, 'other-002', 'ingest.nrec'], { days: 90 }), (p) => p.remove());
-    const render = (t: string, v: Record<string, string>) => Object.entries(v).reduce((s, [k, x]) => s.replaceAll(`@${k}@`, x), t);
-    const aclFile = pki.dir.file('acl');
-    await writeFile(aclFile, render(await readFile(`${SCRIPTS}acl.template`, 'utf8'), { INGEST_USER: 'ingest.nrec' }));
-    await shareWithBroker(pki.dir.path, [pki.server.key, aclFile]);
-    const conf = render(await readFile(`${SCRIPTS}mosquitto-tls.conf.template`, 'utf8'), { PORT: '{port}', BIND_ADDRESS: '127.0.0.1', CA_FILE: pki.ca, CERT_FILE: pki.server.cert, KEY_FILE: pki.server.key, ACL_FILE: aclFile });
-    broker = cleanup.add(await Mosquitto.start({ listenerConfig: conf }), (m) => m.dispose());
+    // The deployment's own templates: three listeners, per-listener ACLs (scripts/mosquitto/).
+    const secure = cleanup.add(await startSecureBroker([DEVICE, 'other-002'], [DEVICE, 'other-002'], { days: 90 }), (b) => b.dispose());
+    pki = secure.devices;
+    broker = secure.mosquitto;
     gps = cleanup.add(await createPtyPair(dir.file('gps-tty')), (g) => g.close());
     const feed = cleanup.add(new GpsFeed(gps.writer, { intervalMs: 250 }), (f) => f.stop());
     feed.start();

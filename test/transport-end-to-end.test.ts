@@ -29,7 +29,8 @@ const busyWorld = (brokerUrl: string, extra: Record<string, Record<string, unkno
 describe('end-to-end acknowledgement', () => {
   it('the broker killed with -9 while the ingest is away loses what it had acknowledged; the device sends it again and the store has everything once, the SOS included', async () => {
     const broker = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
-    const world = cleanup.add(await busyWorld(broker.url, { transport: { confirmTimeoutS: 3, confirmTimeoutMaxS: 6 } }), (w) => w.close());
+    // Default confirmation timeout (20 s): the re-send must come from the platform's presence, well before it.
+    const world = cleanup.add(await busyWorld(broker.url), (w) => w.close());
     const dataDir = String(world.agentConfig.dataDir);
     await waitFor('live locations', () => (world.ingest.stats.accepted.location ?? 0) >= 10, 30_000);
     await world.agent.waitForLine('sysfs watching button line');
@@ -45,7 +46,8 @@ describe('end-to-end acknowledgement', () => {
     await broker.start();
     await world.startIngest();
     world.feed.stop();
-    await waitFor('the device outbox to drain', () => outboxCount(dataDir) === 0 || undefined, 90_000, 200);
+    await waitFor('the device outbox to drain, on the platform\'s "online" rather than the 20 s timeout', () => outboxCount(dataDir) === 0 || undefined, 12_000, 200);
+    expect(world.agent.lines.some((l) => l.includes('platform online: unconfirmed messages sent again'))).toBe(true);
 
     const streams = checkStore(world.storeDir, world.deviceId);
     const alarms = streams.get('alarm')!.filter((a) => a.alarmId === alarmId);

@@ -31,7 +31,7 @@ export const brokerCheck: Check = async ({ config, brokerTimeoutMs }) => {
   const url = redactUrl(config.mqtt.url);
   let s;
   try {
-    s = await sessionFromConfig(config);
+    s = await sessionFromConfig(config, undefined, { checkModes: false });
   } catch (err) {
     return fail('broker', 'broker', `cannot read the TLS or password files: ${(err as Error).message}`, 'fix the paths in mqtt.caFile / certFile / keyFile / passwordFile');
   }

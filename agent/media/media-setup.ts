@@ -221,6 +221,10 @@ export async function setupMedia(d: MediaDeps): Promise<MediaHandle> {
     transport.event({ kind: 'media.lost', severity: 'critical', message: `evidence chunk ${basename(path)} could not be uploaded: ${why}` });
   });
 
+  transport.on('platformOnline', () => {
+    const n = uploader.resendUnconfirmed();
+    if (n > 0) logger.info({ chunks: n }, 'platform online: unconfirmed evidence chunks sent again');
+  });
   transport.on('confirmed', (ids) => {
     let done: string[];
     try {

@@ -154,6 +154,23 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     this.#o.logger.debug({ chunk: p.row.msg_id, partBytes: size, parts, rateKbps: Math.round((rateBps * 8) / 1000) }, 'part size chosen');
   }
 
+  /**
+   * The platform is back after being away (or its broker restarted): every chunk it has not
+   * confirmed goes again from its header, since the broker may have lost parts it acknowledged.
+   */
+  resendUnconfirmed(): number {
+    let n = 0;
+    for (const p of this.#pending.values()) {
+      if (!p.headerOut && p.row.complete_at === null && !p.sent.includes(1)) continue; // nothing of it went out yet
+      p.sent.fill(0);
+      p.headerOut = false;
+      this.#persist(p, null);
+      n++;
+    }
+    if (n > 0) this.emit('ready');
+    return n;
+  }
+
   next(rateBps = 0): BulkPart | undefined {
     const now = this.#o.now();
     for (const p of this.#pending.values()) {

@@ -30,9 +30,11 @@ export function systemdNotifier(opts: NotifierOptions): Notifier {
   if (socket === undefined || socket === '') return { enabled: false, notify: async () => undefined };
   const bin = opts.bin ?? 'systemd-notify';
   let failing = false;
-  return {
-    enabled: true,
-    notify: (...states: string[]) =>
+  // One systemd-notify at a time, in order: two processes started back to back may deliver out of
+  // order (a WATCHDOG=1 landing before the READY=1 decided first). A ping waiting behind a stuck one
+  // is late, never early, which is the safe side for a watchdog.
+  let last: Promise<void> = Promise.resolve();
+  const send = (states: string[]) =>
       new Promise<void>((resolve) => {
         execFile(bin, states, { env: { ...env, NOTIFY_SOCKET: socket }, timeout: 10_000 }, (err, _stdout, stderr) => {
           // A fault is reported on change, not on every ping.
@@ -49,7 +51,10 @@ export function systemdNotifier(opts: NotifierOptions): Notifier {
           }
           resolve();
         });
-      }),
+      });
+  return {
+    enabled: true,
+    notify: (...states: string[]) => (last = last.then(() => send(states))),
   };
 }
 

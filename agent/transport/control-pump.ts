@@ -164,6 +164,23 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
     return rows.length;
   }
 
+  /**
+   * Sends again, now, everything the broker acknowledged but the platform has not confirmed (the
+   * platform says it is back: a broker that restarted empty lost it). Returns how many.
+   */
+  resendNow(): number {
+    let n = 0;
+    for (const st of this.#lanes.values()) {
+      const ids = [...st.awaiting.keys()];
+      for (const id of ids) unmark(st, id);
+      st.timeoutMs = this.#o.confirmTimeoutMs;
+      if (ids.length > 0) this.#outbox.release(ids);
+      n += ids.length;
+    }
+    if (n > 0) this.kick();
+    return n;
+  }
+
   /** Topics the broker currently refuses, with its reason (for health and doctor). */
   refusals(): Refusal[] {
     return [...this.#refused.values()].map((r) => r.refusal);

@@ -13,10 +13,11 @@ export type SessionBase = Omit<SessionOptions, 'will' | 'onConnect' | 'clientId'
  * cannot be read, or TLS material that does not load, throws naming the config field: the agent
  * cannot do its job with it and says so at start instead of failing every reconnect.
  */
-export async function sessionFromConfig(config: Config, onNote: (note: string) => void = () => undefined): Promise<SessionBase> {
+export async function sessionFromConfig(config: Config, onNote: (note: string) => void = () => undefined, o: { checkModes?: boolean } = {}): Promise<SessionBase> {
   const m = config.mqtt;
+  // `checkModes: false` for a look that must change nothing (nrec doctor reports the modes itself).
   for (const [path, what] of [[m.passwordFile, 'MQTT password file (mqtt.passwordFile)'], [m.keyFile, 'MQTT client key file (mqtt.keyFile)']] as const) {
-    if (path === undefined) continue;
+    if (path === undefined || o.checkModes === false) continue;
     const note = await ensurePrivateFile(path, what);
     if (note !== undefined) onNote(note);
   }

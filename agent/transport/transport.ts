@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ackedIds, deviceTopic, inboundFilter, IngestAck, parseTopic, Validator, type DeviceStream } from '../../protocol/index.js';
+import { ackedIds, deviceTopic, inboundFilter, IngestAck, parseTopic, PLATFORM_STATUS_TOPIC, PlatformStatus, Validator, type DeviceStream } from '../../protocol/index.js';
 import type { Logger } from '../../lib/logger.js';
 import { ControlPump, type ControlPumpOptions } from './control-pump.js';
 import type { Envelope } from './envelope.js';
@@ -37,9 +37,12 @@ export interface TransportEvents {
   /** The broker refuses publishes to a topic (reported once per change), or accepts them again. */
   refused: [Refusal];
   accepted: [{ topic: string }];
+  /** The platform (an ingest worker) announced itself anew: what waits for its confirmation was just sent again. */
+  platformOnline: [];
 }
 
 const ackValidator = new Validator(IngestAck);
+const platformValidator = new Validator(PlatformStatus);
 
 /**
  * The only module that knows MQTT. Others hand it protocol bodies and a lane;
@@ -52,6 +55,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   readonly session: MqttSession;
   readonly #pump: ControlPump;
   readonly #deviceId: string;
+  #platformSeen: string | undefined;
+  #platformRefused = false;
 
   constructor(o: TransportOptions) {
     super();
@@ -67,12 +72,18 @@ export class Transport extends EventEmitter<TransportEvents> {
       will: () => ({ topic: statusTopic, payload: this.#status('offline', 'connection lost'), retain: true, qos: 1 }),
       onConnect: async (s) => {
         await s.subscribe(inboundFilter(this.#deviceId));
+        // Optional: a broker whose ACL predates it only costs the quick re-send after a platform restart.
+        await s.subscribe(PLATFORM_STATUS_TOPIC).catch((err: Error) => {
+          if (!this.#platformRefused) o.logger.warn({ err: err.message, topic: PLATFORM_STATUS_TOPIC }, 'cannot follow the platform presence (broker ACL); unconfirmed messages are re-sent on their timeout only');
+          this.#platformRefused = true;
+        });
         await s.publish(statusTopic, this.#status('online'), { qos: 1, retain: true });
       },
     });
     this.session.on('connect', () => this.emit('connect'));
     this.session.on('disconnect', () => this.emit('disconnect'));
     this.session.on('message', (topic: string, payload: Buffer) => {
+      if (topic === PLATFORM_STATUS_TOPIC) return this.#onPlatform(payload);
       const t = parseTopic(topic);
       if (!t.ok || t.direction !== 'inbound' || t.deviceId !== this.#deviceId) return o.logger.warn({ topic }, 'ignored message on unexpected topic');
       if (t.kind === 'req') this.emit('command', payload);
@@ -81,6 +92,24 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.#pump = new ControlPump(o.outbox, this.session, o.logger, (entries) => this.#batch(entries), o.backfillBatch, o.pump);
     this.#pump.on('refused', (r) => this.emit('refused', r));
     this.#pump.on('accepted', (a) => this.emit('accepted', a));
+  }
+
+  /**
+   * The platform's retained presence. A new "online" (another ingest boot, or an ingest that
+   * reconnected to a broker that may have lost what it held) means: send again now whatever waits for
+   * a confirmation. The same retained message seen again after our own reconnect changes nothing.
+   */
+  #onPlatform(payload: Buffer): void {
+    const r = platformValidator.parse(payload);
+    if (!r.ok) return this.#o.logger.warn({ errors: r.errors }, 'malformed platform status ignored');
+    if (r.value.state !== 'online') return;
+    const key = `${r.value.bootId}@${r.value.ts}`;
+    if (key === this.#platformSeen) return;
+    const first = this.#platformSeen === undefined;
+    this.#platformSeen = key;
+    const n = this.#pump.resendNow();
+    if (!first || n > 0) this.#o.logger.info({ resent: n, platformBootId: r.value.bootId }, 'platform online: unconfirmed messages sent again');
+    this.emit('platformOnline');
   }
 
   /** The ingest's end-to-end confirmation: what it stored, and what it refused (recorded there as rejected). */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { PROTOCOL_VERSION, TOPIC_ROOT, inboundTopic, type DeviceStream } from '../../protocol/index.js';
+import { PLATFORM_STATUS_TOPIC, PROTOCOL_VERSION, TOPIC_ROOT, inboundTopic, type DeviceStream } from '../../protocol/index.js';
 import type { Logger } from '../../lib/logger.js';
 import { join } from 'node:path';
 import { openStore } from '../store/index.js';
@@ -101,6 +101,9 @@ export class Ingest extends EventEmitter<IngestEvents> {
     this.#conn = new IntakeConnection({
       url: o.brokerUrl, clientId, clean: ephemeral, protocolVersion, subscriptions: filters,
       username: o.username, password: o.password, ca: o.ca, cert: o.cert, key: o.key, logger: o.logger,
+      // Presence: devices re-send what waits for a confirmation when they see "online" (docs/transport.md).
+      will: { topic: PLATFORM_STATUS_TOPIC, payload: this.#presence('offline') },
+      birth: () => ({ topic: PLATFORM_STATUS_TOPIC, payload: this.#presence('online') }),
       onBatch: (batch) => this.#onBatch(batch),
     });
     this.#conn.on('connect', ({ sessionPresent }) => {
@@ -115,6 +118,10 @@ export class Ingest extends EventEmitter<IngestEvents> {
   static async open(o: Omit<IngestOptions, 'store'> & { store?: IngestStore; db?: string }): Promise<Ingest> {
     const store = o.store ?? (await openStore(o.db ?? join(o.storeDir, 'platform.db'), { logger: o.logger }));
     return new Ingest({ ...o, store });
+  }
+
+  #presence(state: 'online' | 'offline'): Buffer {
+    return Buffer.from(JSON.stringify({ v: 1, state, bootId: this.#bootId, ts: Date.now() }));
   }
 
   get stats(): IngestStats {

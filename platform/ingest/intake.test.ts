@@ -77,6 +77,13 @@ describe('Intake', () => {
     expect(intake.stats.accepted).toEqual({ location: 1 });
   });
 
+  it("ignores the platform's own presence, which matches the status subscription", async () => {
+    const { store, intake } = setup();
+    await intake.handleBatch([pub('nrec/v1/_platform/status', { v: 1, state: 'online', bootId: 'b', ts: 1 })]);
+    expect(intake.stats).toMatchObject({ rejected: 0, accepted: {} });
+    expect(await store.rejected()).toEqual([]);
+  });
+
   it('a backfill batch is stored item by item, each confirmed', async () => {
     const { store, intake, confirmations } = setup();
     const items = [0, 1, 2, 3].map((i) => loc('dev-1', i));

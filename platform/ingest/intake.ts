@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   isValidId,
   parseTopic,
+  PLATFORM_STATUS_TOPIC,
   validatorForStream,
   validatorForSub,
   type DeviceStream,
@@ -88,6 +89,8 @@ export class Intake extends EventEmitter<IntakeEvents> {
     };
 
     for (const p of batch) {
+      // The platform's own presence matches nrec/v1/+/status: it is ours, not a device's.
+      if (p.topic === PLATFORM_STATUS_TOPIC) continue;
       const t = parseTopic(p.topic);
       if (!t.ok) {
         reject(p.topic, 'bad-topic', t.reason, p.payload);

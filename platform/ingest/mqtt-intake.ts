@@ -28,6 +28,9 @@ export interface IntakeConnectionOptions {
   key?: Buffer;
   /** Subscribed (QoS 1) on every connect: a broker that lost our session lost our subscriptions too. */
   subscriptions: string[];
+  /** Last will (retained, QoS 1), and the birth published retained once subscribed, on every connect. */
+  will?: { topic: string; payload: Buffer };
+  birth?: () => { topic: string; payload: Buffer };
   keepaliveS?: number;
   /** MQTT 5: how long the broker keeps our session while we are away (default 7 days). */
   sessionExpiryS?: number;
@@ -75,7 +78,7 @@ interface Outgoing {
  * speaks MQTT 3.1.1 and 5.
  */
 export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
-  readonly #o: Required<Omit<IntakeConnectionOptions, 'username' | 'password' | 'ca' | 'cert' | 'key'>> & IntakeConnectionOptions;
+  readonly #o: Required<Omit<IntakeConnectionOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'will' | 'birth'>> & IntakeConnectionOptions;
   readonly #backoff: Backoff;
   #socket: Socket | undefined;
   #connected = false;
@@ -114,10 +117,10 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
   }
 
   /** Publishes at QoS 1; resolves on PUBACK (re-sent after a reconnect until then), rejects when the broker refuses it. */
-  publish(topic: string, payload: Buffer | string): Promise<void> {
+  publish(topic: string, payload: Buffer | string, opts: { retain?: boolean } = {}): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error('intake connection is stopped'));
     const messageId = this.#allocId();
-    const packet: IPublishPacket = { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: 1, dup: false, retain: false, messageId };
+    const packet: IPublishPacket = { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: 1, dup: false, retain: opts.retain === true, messageId };
     return new Promise((resolve, reject) => {
       this.#outgoing.set(messageId, { packet, resolve, reject });
       if (this.#connected) this.#write(packet);
@@ -176,6 +179,7 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
       this.#write({
         cmd: 'connect', protocolId: 'MQTT', protocolVersion: o.protocolVersion, clientId: o.clientId, clean: o.clean,
         keepalive: o.keepaliveS, username: o.username, password: o.password === undefined ? undefined : Buffer.from(o.password),
+        ...(o.will !== undefined ? { will: { topic: o.will.topic, payload: o.will.payload, qos: 1 as const, retain: true } } : {}),
         ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.clean ? 0 : o.sessionExpiryS, maximumPacketSize: o.maxPacketBytes } } : {}),
       });
     });
@@ -220,6 +224,11 @@ export class IntakeConnection extends EventEmitter<IntakeConnectionEvents> {
     }
     this.#connected = true;
     this.#lastFailure = undefined;
+    if (o.birth !== undefined) {
+      const b = o.birth();
+      // Not awaited: its PUBACK comes on this connection like any other; re-sent after a reconnect until then.
+      this.publish(b.topic, b.payload, { retain: true }).catch((err: Error) => o.logger.debug({ err: err.message }, 'platform birth not acknowledged'));
+    }
     this.emit('connect', { sessionPresent });
   }
 

@@ -1,4 +1,4 @@
-import { bulkClientId, isValidId, parseTopic, PROTOCOL_VERSION, TOPIC_ROOT } from '../../protocol/index.js';
+import { bulkClientId, isValidId, parseTopic, PLATFORM_STATUS_TOPIC, PROTOCOL_VERSION, TOPIC_ROOT } from '../../protocol/index.js';
 
 /*
  * Who may do what on the embedded broker: the rules of the production ACL
@@ -44,6 +44,8 @@ export function checkPlatformUsers(users: readonly string[]): void {
 
 /** May this client publish on `topic`? */
 export function mayPublish(who: BrokerIdentity, topic: string): Verdict {
+  // The platform's presence is the platform's to announce, nobody else's.
+  if (topic === PLATFORM_STATUS_TOPIC) return who.role === 'platform' ? yes : no(`only the platform announces itself on ${topic}`);
   const t = parseTopic(topic);
   if (!t.ok) return no(t.reason);
   if (who.role === 'platform') return t.direction === 'inbound' ? yes : no(`the platform may not publish as device "${t.deviceId}" (${topic})`);
@@ -60,6 +62,7 @@ export function maySubscribe(who: BrokerIdentity, filter: string): Verdict {
     return levels[0] === PREFIX[0] && levels[1] === PREFIX[1] ? yes : no(`the platform subscribes only below ${PREFIX.join('/')}/ (asked for ${filter})`);
   }
   if (who.connection === 'bulk') return no(`the bulk connection of "${who.deviceId}" subscribes to nothing (asked for ${filter})`);
+  if (filter === PLATFORM_STATUS_TOPIC) return yes;
   // A filter whose first four levels are literally nrec/v1/<id>/cmd can only match that device's commands.
   const own = levels.length >= 5 && levels[0] === PREFIX[0] && levels[1] === PREFIX[1] && levels[2] === who.deviceId && levels[3] === 'cmd';
   return own ? yes : no(`device "${who.deviceId}" may subscribe only below ${PREFIX.join('/')}/${who.deviceId}/cmd/ (asked for ${filter})`);
@@ -67,6 +70,7 @@ export function maySubscribe(who: BrokerIdentity, filter: string): Verdict {
 
 /** May a message on `topic` be delivered to this client? A second line behind maySubscribe. */
 export function mayReceive(who: BrokerIdentity, topic: string): boolean {
+  if (topic === PLATFORM_STATUS_TOPIC) return who.role === 'platform' || who.connection === 'control';
   const t = parseTopic(topic);
   if (!t.ok) return false;
   if (who.role === 'platform') return true;

@@ -43,8 +43,8 @@ export interface SecureBroker {
 }
 
 /** Starts the broker; `uploaders` (default: every device) get bulk ACL lines. */
-export async function startSecureBroker(deviceNames: string[], uploaders = deviceNames): Promise<SecureBroker> {
-  const devices = await makeTestPki(deviceNames);
+export async function startSecureBroker(deviceNames: string[], uploaders = deviceNames, opts: { days?: number } = {}): Promise<SecureBroker> {
+  const devices = await makeTestPki(deviceNames, opts);
   const platform = await makeTestPki([PLATFORM_CN]).catch(async (err: Error) => {
     await devices.remove();
     throw err;
