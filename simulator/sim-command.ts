@@ -1,9 +1,13 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { numberArg, parseCommandArgs, UsageError } from '../lib/cli-args.js';
 import { createLogger } from '../lib/logger.js';
 import { CHAIN_FILE, readChainFile } from '../platform/ingest/evidence/index.js';
 import { readStream } from '../platform/ingest/index.js';
+import { newToken } from '../platform/api/tokens.js';
+import { Platform } from '../platform/platform.js';
+import { readRejected } from '../platform/store/read-back.js';
+import { SimOperator } from './sim-operator.js';
 import { World } from './world.js';
 
 /** What the simulator's device sent that the ingest stored, counted for that device only (a shared broker carries others). */
@@ -12,6 +16,9 @@ export interface SimSummary {
   locations: number;
   alarms: number;
   alarmStates: Record<string, string>;
+  /** Notifications the simulated emergency contact received (signature verified), and who acknowledged. */
+  notified: number;
+  acknowledgedBy: Record<string, string>;
   /** Evidence chunks stored (not messages: a chunk travels as a header and parts, a session adds a manifest). */
   evidence: number;
   events: number;
@@ -43,14 +50,27 @@ export async function main(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
 
   const media = !values['no-media'];
-  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media, keepWorkDir: true });
+  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media, keepWorkDir: true, ingest: false });
   const me = world.deviceId;
+  // The platform as it runs in production, in this process: ingest, alarm desk, command sender, API and console.
+  const operator = await SimOperator.start(world.workDir, me);
+  const platform = await Platform.start({
+    brokerUrl: world.brokerUrl, storeDir: world.storeDir, logger, username: world.platformLogin?.username, password: world.platformLogin?.password,
+    contactsFile: operator.contactsFile, http: { host: '127.0.0.1', port: 0 },
+  });
+  const api = platform.api!.url;
+  const token = newToken();
+  await platform.store.createToken({ id: token.id, name: 'sim-operator', role: 'operator', hash: token.hash, createdAt: Date.now() });
+  const tokenFile = join(world.workDir, 'operator.token');
+  await writeFile(tokenFile, `${token.token}\n`, { mode: 0o600 });
+  const ingest = platform.ingest;
   say(`broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log`);
+  say(`console ${api}/ (operator token in ${tokenFile}); the simulated contact's webhook is ${operator.url}`);
   if (!media) say('evidence capture: off (--no-media)');
   const counts = { locations: 0, events: 0, media: 0 };
   const alarms = new Map<string, string>();
   const unavailable = new Map<string, string>();
-  world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string; kind?: string; severity?: string; message?: string; backfill?: boolean }) => {
+  ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string; kind?: string; severity?: string; message?: string; backfill?: boolean }) => {
     if (deviceId !== me) return;
     if (stream === 'location') counts.locations++;
     if (stream === 'media') counts.media++;
@@ -65,11 +85,29 @@ export async function main(argv: string[]): Promise<number> {
     if (stream !== 'alarm' || msg.alarmId === undefined) return;
     const before = alarms.get(msg.alarmId);
     alarms.set(msg.alarmId, msg.state ?? '?');
-    if (before === undefined && msg.state === 'raised') {
-      // The operator at the platform answers the SOS.
-      setTimeout(() => void world.ingest.sendCommand(deviceId, 'alarm.ack', { alarmId: msg.alarmId }).catch(() => undefined), ackAfterMs);
-    }
+    void before;
   });
+  // The contact is told by the alarm desk (webhook); the operator acknowledges through the API, as at the console.
+  const acknowledgedBy: Record<string, string> = {};
+  const acking = new Set<string>();
+  operator.on('notified', (n) => {
+    if (n.deviceId !== me) return;
+    say(`contact notified of alarm ${n.alarmId} (tier ${n.tier + 1}, attempt ${n.attempt + 1}) by webhook`);
+    if (acking.has(n.alarmId)) return;
+    acking.add(n.alarmId);
+    setTimeout(() => {
+      void SimOperator.acknowledge(api, token.token, n.deviceId, n.alarmId).then(
+        (status) => {
+          if (status === 200) {
+            acknowledgedBy[n.alarmId] = 'sim-operator';
+            say(`alarm ${n.alarmId} acknowledged by sim-operator through the API`);
+          } else say(`acknowledging alarm ${n.alarmId} failed: HTTP ${status}`);
+        },
+        (err: Error) => say(`acknowledging alarm ${n.alarmId} failed: ${err.message}`),
+      );
+    }, ackAfterMs);
+  });
+  operator.on('forged', (why) => say(`a notification with a bad signature was refused: ${why}`));
 
   const started = Date.now();
   const status = () => {
@@ -93,15 +131,19 @@ export async function main(argv: string[]): Promise<number> {
   status();
   if (tty) process.stderr.write('\n');
   await world.close();
+  await platform.stop();
+  await operator.close();
   const stored = (stream: string) => readStream(world.storeDir, me, stream).length;
   const summary: SimSummary = {
     devices: ['status', 'location', 'event', 'alarm', 'health'].some((s) => stored(s) > 0) ? 1 : 0,
     locations: stored('location'),
     alarms: alarms.size,
     alarmStates: Object.fromEntries(alarms),
+    notified: operator.received.filter((n) => n.deviceId === me).length,
+    acknowledgedBy,
     evidence: await storedChunks(world.storeDir, me),
     events: stored('event'),
-    rejected: readStream<unknown>(world.storeDir, '_rejected', 'rejected').filter((r) => r.topic.split('/')[2] === me).length,
+    rejected: readRejected(world.storeDir).filter((r) => r.topic.split('/')[2] === me).length,
     unavailable: [...unavailable.values()],
     store: world.storeDir,
   };

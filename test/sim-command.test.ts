@@ -54,6 +54,15 @@ describe('nrec sim', () => {
     expect(run.summary.evidence).toBe(chunks);
     expect(run.summary.unavailable).toEqual([]);
     expect(run.stderr).not.toMatch(/UNAVAILABLE/);
+    // The SOS reaches a person: the desk notified the simulated contact (signed webhook), who acknowledged
+    // through the API, and the device took the acknowledgement.
+    const states = run.summary.alarmStates as Record<string, string>;
+    const [alarmId] = Object.keys(states);
+    expect(alarmId, run.stderr).toBeDefined();
+    expect(run.summary.notified).toBeGreaterThanOrEqual(1);
+    expect(run.summary.acknowledgedBy).toEqual({ [alarmId]: 'sim-operator' });
+    expect(states[alarmId]).toBe('acknowledged');
+    expect(run.stderr).toMatch(/console http:\/\/127\.0\.0\.1:\d+\//);
   });
 
   it('prints a capability that is unavailable, and why', async () => {

@@ -29,3 +29,16 @@ export function readStream<T = Record<string, unknown>>(storeDir: string, device
     db.close();
   }
 }
+
+/** Rejected input in receipt order, read synchronously from the default SQLite store in `storeDir`. */
+export function readRejected(storeDir: string): Array<{ rx: number; topic: string; category: string; detail: string }> {
+  const path = defaultStorePath(storeDir);
+  if (!existsSync(path)) return [];
+  const db = openSqlite(path, { readonly: true, what: 'platform store' });
+  try {
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rejected'").get() === undefined) return [];
+    return db.prepare<[], { rx: number; topic: string; category: string; detail: string }>('SELECT rx, topic, category, detail FROM rejected ORDER BY rx, rowid').all();
+  } finally {
+    db.close();
+  }
+}
