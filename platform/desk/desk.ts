@@ -61,6 +61,9 @@ export function commandRequestId(kind: 'ack' | 'res', deviceId: string, alarmId:
   return `${kind}-${createHash('sha256').update(`${deviceId}/${alarmId}`).digest('base64url').slice(0, 40)}`;
 }
 
+/** How often a desk looks for open alarms in the store that no desk has taken on. */
+const ADOPT_EVERY_MS = 10_000;
+
 /**
  * The alarm desk: the platform's state machine for every alarm (raised →
  * notifying → acknowledged → resolved, or cancelled by the wearer), kept in
@@ -86,6 +89,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
   readonly #announced = new Map<string, number>();
   #timer: TimerHandle | undefined;
   #ticking: Promise<void> | undefined;
+  #adoptedAt = 0;
   #running = false;
   #lastSeen = 0;
   #tickError: string | undefined;
@@ -111,8 +115,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     this.#o.ingest.on('stored', this.#onStored);
     this.#o.commands.on('settled', this.#onSettled);
     this.#o.contacts.on('reload', this.#onReload);
-    const since = this.#o.clock.now() - this.#o.adoptWithinMs;
-    for (const a of await this.#o.store.openAlarms()) if (a.lastRx >= since) await this.#serial(a.deviceId, a.alarmId, () => this.#reconcile(a.deviceId, a.alarmId));
+    await this.#adopt();
     for (const r of await this.#o.store.select(sql.SELECT_OPEN)) await this.#serial(String(r.device_id), String(r.alarm_id), () => this.#reconcile(String(r.device_id), String(r.alarm_id)));
     await this.#tick();
   }
@@ -129,8 +132,24 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     await this.#steps.drain(this.#o.stopWaitMs);
   }
 
-  /** One pass over the database now: due steps, pending commands, orphaned notifications, other desks' changes. */
+  /**
+   * Takes on open alarms in the store that no desk has: at start, and every ADOPT_EVERY_MS after (an
+   * alarm committed by a worker whose desk died before taking it on must still reach a person).
+   */
+  async #adopt(): Promise<void> {
+    const now = this.#o.clock.now();
+    this.#adoptedAt = now;
+    const since = now - this.#o.adoptWithinMs;
+    for (const a of await this.#o.store.openAlarms()) {
+      if (a.lastRx < since) continue;
+      if ((await this.#row(a.deviceId, a.alarmId)) !== undefined) continue;
+      await this.#serial(a.deviceId, a.alarmId, () => this.#reconcile(a.deviceId, a.alarmId));
+    }
+  }
+
+  /** One pass over the database now: alarms no desk has, due steps, pending commands, orphaned notifications, other desks' changes. */
   async poll(): Promise<void> {
+    await this.#adopt();
     await this.#ticking;
     this.#o.clock.clearTimeout(this.#timer);
     await this.#tick();
@@ -151,8 +170,9 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     return Promise.all(rows.map((r) => this.#view(sql.toDeskRow(r))));
   }
 
+  /** One alarm; one in the store that no desk has taken on yet (stored by a worker that died first) is taken on now. */
   async get(deviceId: string, alarmId: string): Promise<DeskAlarm | undefined> {
-    const row = await this.#row(deviceId, alarmId);
+    const row = (await this.#row(deviceId, alarmId)) ?? (await this.#serial(deviceId, alarmId, () => this.#known(deviceId, alarmId)));
     return row === undefined ? undefined : this.#view(row);
   }
 
@@ -370,6 +390,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
   async #work(): Promise<void> {
     const store = this.#o.store;
     const now = this.#o.clock.now();
+    if (now - this.#adoptedAt >= ADOPT_EVERY_MS) await this.#adopt();
     for (const r of await store.select(sql.SELECT_DUE, [now])) {
       const row = sql.toDeskRow(r);
       await this.#serial(row.deviceId, row.alarmId, async () => {
