@@ -59,7 +59,7 @@ describe('nrec, the front door', () => {
     }
     expect(await nrec(['verify'])).toEqual({ code: 2, stdout: '', stderr: 'nrec verify: STORE is required; run "nrec help verify" for usage\n' });
     expect(await nrec(['sim', '--duration', 'soon'])).toEqual({ code: 2, stdout: '', stderr: 'nrec sim: --duration must be a number of at least 0, got "soon"; run "nrec help sim" for usage\n' });
-    expect(await nrec(['ingest'])).toMatchObject({ code: 2, stderr: 'nrec ingest: --store DIR is required; run "nrec help ingest" for usage\n' });
+    expect(await nrec(['ingest'])).toMatchObject({ code: 2, stderr: 'nrec ingest: --store DIR is required (evidence files and device keys live there); run "nrec help ingest" for usage\n' });
   });
 
   it('ends quietly when the reader of its output goes away (nrec nmea log | head -1)', async () => {

@@ -5,14 +5,13 @@
 // real Mosquitto with mutual TLS and the ACL from scripts/mosquitto.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestPki, shareWithBroker, type TestPki } from './support/certs.js';
+import { makeTestPki, type TestPki } from './support/certs.js';
+import { startSecureBroker, type SecureBroker } from './support/secure-broker.js';
 import { AgentProcess, Cleanup, cliPath, freePort, makeTempDir, Mosquitto, waitFor } from './support/index.js';
 
-const SCRIPTS = fileURLToPath(new URL('../scripts/mosquitto/', import.meta.url));
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
@@ -104,21 +103,16 @@ describe('TLS and authorisation failures', () => {
   let pki: TestPki;
   let other: TestPki;
   let broker: Mosquitto;
+  let secure: SecureBroker;
   beforeAll(async () => {
-    pki = await makeTestPki(['dev-a', 'ingest.nrec']);
+    // The deployment's templates (scripts/mosquitto/): three listeners, identities from certificates.
+    secure = await startSecureBroker(['dev-a']);
+    pki = secure.devices;
+    broker = secure.mosquitto;
     other = await makeTestPki(['dev-a']);
-    const render = (t: string, v: Record<string, string>) => Object.entries(v).reduce((s, [k, x]) => s.replaceAll(`@${k}@`, x), t);
-    const aclFile = pki.dir.file('acl');
-    await writeFile(aclFile, render(await readFile(`${SCRIPTS}acl.template`, 'utf8'), { INGEST_USER: 'ingest.nrec' }));
-    await shareWithBroker(pki.dir.path, [pki.server.key, aclFile]);
-    const conf = render(await readFile(`${SCRIPTS}mosquitto-tls.conf.template`, 'utf8'), {
-      PORT: '{port}', BIND_ADDRESS: '127.0.0.1', CA_FILE: pki.ca, CERT_FILE: pki.server.cert, KEY_FILE: pki.server.key, ACL_FILE: aclFile,
-    });
-    broker = await Mosquitto.start({ listenerConfig: conf });
   });
   afterAll(async () => {
-    await broker?.dispose();
-    await pki?.remove();
+    await secure?.dispose();
     await other?.remove();
   });
 
@@ -169,20 +163,30 @@ describe('TLS and authorisation failures', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(1);
-    expect(stderr).toMatch(/nrec ingest: cannot start: cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(self.signed|certificate)/i);
+    expect(stderr).toMatch(/nrec ingest: cannot run: TLS with mqtts:\/\/127\.0\.0\.1:\d+ failed: .*(self.signed|certificate)/i);
   });
 });
 
 describe('ingest start-up', () => {
-  it('a refused connection ends the ingest with exit 1 naming the broker', async () => {
+  it('a broker that is not there yet is waited for: one warning naming the broker, then it connects and subscribes when the broker comes', async () => {
+    // Not an exit: an ingest started before its broker (a reboot, a deployment order) must take what
+    // devices send as soon as the broker is up (issue 10); credentials and certificates are what end it.
     const dir = cleanup.add(await makeTempDir('nrec-live-ingest-'), (d) => d.remove());
     const port = await freePort();
     const child = spawn(process.execPath, [cliPath(), 'ingest', '--store', dir.path, '--broker', `mqtt://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.add(child, (c) => c.kill('SIGKILL'));
     let stderr = '';
+    let stdout = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code).toBe(1);
-    expect(stderr).toContain(`cannot connect to mqtt://127.0.0.1:${port}: connect ECONNREFUSED`);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    await waitFor('the warning', () => stdout.includes('ingest not connected to the broker') || stderr.includes('ingest not connected to the broker') || undefined, 20_000);
+    const broker = cleanup.add(await Mosquitto.start({ port }), (m) => m.dispose());
+    await waitFor('connected and subscribed', () => stdout.includes('"ready":true') || undefined, 30_000);
+    expect(child.exitCode).toBeNull();
+    const all = `${stdout}${stderr}`.split('\n').filter((l) => l.includes('ingest not connected to the broker'));
+    expect(all, 'warned once per state change, not at every retry').toHaveLength(1);
+    expect(all[0]).toContain(`mqtt://127.0.0.1:${port}`);
+    expect(all[0]).toContain('ECONNREFUSED');
+    void broker;
   });
 });

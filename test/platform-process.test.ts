@@ -194,7 +194,7 @@ describe('the platform process and the CLI', () => {
     const raised = await s.next((e) => e.event === 'alarm' && e.data.state === 'raised', 20_000);
     const alarmId = raised.data.alarmId as string;
     expect(raised.data).toMatchObject({ deviceId: 'sim-001', trigger: 'button', deviceState: 'raised' });
-    const warn = await platform.line((l) => l.includes('"msg":"ALARM raised"') && l.includes(alarmId));
+    const warn = await platform.line((l) => /"msg":"ALARM RAISED/.test(l) && l.includes(alarmId));
     expect(JSON.parse(warn)).toMatchObject({ level: 40, deviceId: 'sim-001', alarmId, state: 'raised' });
 
     const listed = await nrec(['alarms', 'list', '--open', '--json', '--api', apiUrl, '--token-file', files.wall]);
@@ -260,9 +260,9 @@ describe('the platform process and the CLI', () => {
       [['alarms', 'resolve', 'x', '--token-file', files.root], /^nrec alarms: resolve needs --note TEXT/],
       [['token', 'create', '--role', 'boss', '--name', 'x', '--store', store], /^nrec token: --role must be viewer, operator or admin \(got "boss"\)$/],
       [['token', 'list'], /^nrec token: give the store: --db URL/],
-      [['command', 'sim-001'], /^nrec command: give the device and the command$/],
+      [['command', 'sim-001'], /^nrec command: give the device and the command/],
       [['ingest', '--store', store, '--http', 'nonsense'], /^nrec ingest: --http "nonsense" is not HOST:PORT/],
-      [['ingest', '--store', store, '--offline-after', '30'], /^nrec ingest: --offline-after goes with --http$/],
+      [['ingest', '--store', store, '--offline-after', '30'], /^nrec ingest: --offline-after goes with --http/],
     ];
     for (const [args, first] of cases) {
       const r = await nrec(args);

@@ -39,12 +39,7 @@ export function registerBuiltins(reg: CommandRegistry, deps: BuiltinDeps): void 
     const raw = JSON.parse(await readFile(deps.configPath, 'utf8')) as Record<string, unknown>;
     const nextRaw = mergePatch(raw, patch as Record<string, unknown>);
     const changed = flattenKeys(patch);
-    let next: Config;
-    try {
-      next = resolveConfig(nextRaw, 'patched config');
-    } catch (err) {
-      return { status: 'error', reason: (err as Error).message };
-    }
+    // Refused before anything else: a change that can cut the device off is not taken remotely without confirm, valid or not.
     const danger = dangerousKeys(changed);
     if (danger.length > 0 && args.confirm !== true) {
       return {
@@ -52,6 +47,12 @@ export function registerBuiltins(reg: CommandRegistry, deps: BuiltinDeps): void 
         reason: `${danger.join(', ')} can cut the device off or silence it: refused without args.confirm: true; with it the change is applied commit-confirmed ` +
           `(the agent restarts with it and restores the previous configuration unless it is connected and healthy within args.deadlineS, default ${CONFIRM_DEADLINE_S.default} s)`,
       };
+    }
+    let next: Config;
+    try {
+      next = resolveConfig(nextRaw, 'patched config');
+    } catch (err) {
+      return { status: 'error', reason: (err as Error).message };
     }
     const problems = await preflightConfig(next, changed);
     if (problems.length > 0) return { status: 'error', reason: `the changed configuration would not work on this device: ${problems.join('; ')}` };
