@@ -26,7 +26,6 @@
 //    whose store holds what the platform had at that point: the agent must get
 //    ready, deliver every promised message and chunk, answer every PUBACKed
 //    command, re-send a raised SOS, and `nrec verify` must pass on the store.
-import { existsSync } from 'node:fs';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -35,14 +34,14 @@ import { createLogger } from '../lib/logger.js';
 import { Ingest } from '../platform/ingest/index.js';
 import { inboundTopic } from '../protocol/index.js';
 import { AgentProcess } from '../simulator/agent-process.js';
-import { agentHistory, promisedBy, type Promised } from './support/crash-explorer/agent-promises.js';
-import { lostInState, readAgentState, type AgentStateView, type PlatformAt } from './support/crash-explorer/agent-state.js';
+import { agentHistory, promisedBy } from './support/crash-explorer/agent-promises.js';
+import { lostInState, readAgentState, type PlatformAt } from './support/crash-explorer/agent-state.js';
 import { buildCrashState, VARIANTS, type Variant } from './support/crash-explorer/crash-state.js';
 import { loadTrace, straceArgs, type LoadedTrace } from './support/crash-explorer/load-trace.js';
 import { PlatformRecord, seedStore } from './support/crash-explorer/platform-record.js';
 import { killTree } from './support/crash-explorer/process-tree.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, requireTool, waitFor, World } from './support/index.js';
-import { runVerify } from './support/evidence.js';
+import { runVerify, storedSessions } from './support/evidence.js';
 
 const logger = createLogger('test', { level: 'warn' });
 const SEED = Number(process.env.NREC_CRASH_SEED ?? 20140604);
@@ -155,7 +154,7 @@ describe('power cut', () => {
     /** Starts the agent on one crash state with a fresh broker and a fresh ingest holding the platform's store at that point. */
     async function startOn(s: Sample): Promise<string[]> {
       const problems: string[] = [];
-      const state = buildCrashState(loaded.model, s.at, s.variant, SEED, dataDir);
+      buildCrashState(loaded.model, s.at, s.variant, SEED, dataDir);
       const promised = promisedBy(history, s.at);
       const had = platformAt(s.at);
       const view = await readAgentState(dataDir, deviceId, logger);
@@ -191,7 +190,6 @@ describe('power cut', () => {
         const left = await waitFor('every promise kept', () => (pending().length === 0 ? [] : undefined), 45_000, 100).catch(() => pending());
         problems.push(...left);
         if (!agent.running) problems.push(`agent exited: ${agent.lines.slice(-5).join(' | ')}`);
-        void state;
       } catch (err) {
         problems.push((err as Error).message);
       } finally {
@@ -264,20 +262,7 @@ function pickStarts(explored: Sample[], n: number): Sample[] {
   return out;
 }
 
+/** Links of every chunk in the store's chains. */
 function storedLinks(storeDir: string, deviceId: string): string[] {
-  const root = join(storeDir, 'evidence', deviceId);
-  if (!existsSync(root)) return [];
-  return storedSessionsLinks(root);
+  return storedSessions(storeDir, deviceId).flatMap((s) => s.chain.map((r) => r.link));
 }
-
-import { readdirSync, readFileSync } from 'node:fs';
-function storedSessionsLinks(root: string): string[] {
-  const out: string[] = [];
-  for (const s of readdirSync(root)) {
-    const p = join(root, s, 'chain.ndjson');
-    if (!existsSync(p)) continue;
-    for (const l of readFileSync(p, 'utf8').split('\n')) if (l !== '') out.push((JSON.parse(l) as { link: string }).link);
-  }
-  return out;
-}
-export type { AgentStateView, Promised };

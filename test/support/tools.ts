@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 
-const INSTALL = 'apt-get update && apt-get install -y mosquitto mosquitto-clients socat ffmpeg gpiod';
+const INSTALL = 'apt-get update && apt-get install -y mosquitto mosquitto-clients socat ffmpeg gpiod strace';
 
 /** Absolute path of a required system tool; throws with install instructions when missing (tests must not skip silently). */
 export function requireTool(name: string, candidates: string[] = []): string {

@@ -1,7 +1,6 @@
 import type { IPublishPacket, IPubackPacket } from 'mqtt-packet';
 import type { SosState } from '../../../agent/button/sos-machine.js';
 import { bulkClientId } from '../../../protocol/index.js';
-import { syncedBefore } from './crash-state.js';
 import type { LoadedTrace } from './load-trace.js';
 
 /*
@@ -189,4 +188,3 @@ function parseSlot(data: Buffer): { gen: number; state: SosState } | undefined {
   return { gen: o.gen, state: o.state as SosState };
 }
 
-export { syncedBefore };
