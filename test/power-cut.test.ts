@@ -145,7 +145,7 @@ describe('power cut', () => {
     expect(startProblems, 'crash states the agent did not recover from').toEqual([]);
     const summary = {
       crashStates: explored.length, started: starts.length, lost: lost.length + startProblems.length,
-      crashPoints: new Set(explored.map((e) => e.at)).size, traceLines: loaded.lines,
+      crashPoints: new Set(explored.map((e) => e.at)).size, candidatePoints: points.length, traceLines: loaded.lines,
       syncs: loaded.model.syncLines.length, pubacks: history.pubacks.length, published: history.published.length,
       chunksSigned: new Set(history.chunks.map((c) => c.link)).size, sosSaves: history.sosSaves.length, seed: SEED,
     };

@@ -383,8 +383,8 @@ export class Outbox extends EventEmitter {
   #setSync(mode: 'FULL' | 'NORMAL'): void {
     if (this.#sync === mode) return;
     // Not a prepared statement: SQLite applies PRAGMA synchronous when the statement is prepared,
-    // not when it runs, so two prepared once at open left the outbox at NORMAL (the one prepared
-    // last) and every toggle one step late: inserts committed without an fsync until the first ack.
+    // not when it runs: two prepared once at open left the outbox at NORMAL (the one prepared last),
+    // so inserts were committed without an fsync until the first acknowledgement switched modes.
     this.#db.pragma(`synchronous = ${mode}`);
     this.#sync = mode;
   }
