@@ -77,7 +77,12 @@ describe('power cut', () => {
     const snapshot = join(work.path, 'snapshot');
     await cp(dataDir, snapshot, { recursive: true, preserveTimestamps: true });
 
-    // --- the traced run
+    // --- the traced run, starting while the platform is away: everything the agent sends is
+    // PUBACKed by the broker and waits unconfirmed, the first command comes queued at the broker.
+    await world.stopIngest();
+    const platformClient = await mqtt.connectAsync(mosquitto.url, { clientId: 'power-cut-platform', protocolVersion: 4, reconnectPeriod: 0 });
+    cleanup.add(platformClient, (c) => c.endAsync());
+    await publishCommand(platformClient, deviceId, 'ping', {});
     const trace = join(work.path, 'agent.trace');
     const traced = new AgentProcess(world.agent.configPath, join(work.path, 'agent-traced.log'), { wrap: ['strace', ...straceArgs(trace)], env: { UV_USE_IO_URING: '0' } });
     world.agent = traced;
@@ -85,22 +90,17 @@ describe('power cut', () => {
     const tracedAt = Date.now();
     await traced.waitForLine('agent ready', 60_000);
     await traced.waitForLine('sysfs watching button line', 30_000);
-    await command(world.ingest, deviceId, 'ping');
-    await nextStored(world.ingest, 'media', () => true, 30_000); // a chunk of the resumed session
-    // The platform goes away: what the agent sends now is PUBACKed by the broker and waits unconfirmed.
-    await world.stopIngest();
-    const platformClient = await mqtt.connectAsync(mosquitto.url, { clientId: 'power-cut-platform', protocolVersion: 4, reconnectPeriod: 0 });
-    cleanup.add(platformClient, (c) => c.endAsync());
+    await traced.waitForLine('"command":"ping"', 30_000);
     await world.pressSos();
     const raised = JSON.parse(await traced.waitForLine('"msg":"SOS raised"', 30_000)) as { alarmId: string };
     await publishCommand(platformClient, deviceId, 'locate', {});
     await publishCommand(platformClient, deviceId, 'ping', {});
-    await sleepUntil(tracedAt + 22_000); // SOS re-sends and the SOS session's chunks pile up unconfirmed
+    await sleepUntil(tracedAt + 20_000); // SOS re-sends and the SOS session's chunks pile up unconfirmed
     await world.startIngest((i) => platform.attach(i));
     await waitFor('the alarm at the platform', () => world.ingest.stats.accepted.alarm, 30_000);
     await command(world.ingest, deviceId, 'alarm.ack', { alarmId: raised.alarmId });
     await command(world.ingest, deviceId, 'record.stop', { visitId: 'visit-1' });
-    await sleepUntil(tracedAt + 36_000);
+    await sleepUntil(tracedAt + 34_000);
     await killTree(traced.pid!, { keepRoot: true }); // the agent and its ffmpeg; strace then exits
     await traced.exited();
     await sleepUntil(Date.now() + 1000); // what was on its way to the ingest lands
