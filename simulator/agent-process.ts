@@ -21,16 +21,28 @@ export function cliPath(): string {
  * would run it. Its JSON log lines are kept (and optionally teed to a file)
  * so callers can wait for "agent ready" or any other line.
  */
+export interface AgentProcessOptions {
+  /**
+   * A command the agent runs under, before node (`['strace', '-f', ...]`): `pid` is then the
+   * wrapper's; kill the agent through the wrapper's process tree.
+   */
+  wrap?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+}
+
 export class AgentProcess {
   readonly configPath: string;
   #child: ChildProcess | undefined;
   readonly lines: string[] = [];
   readonly #waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
   readonly #logFile: string | undefined;
+  readonly #opts: AgentProcessOptions;
 
-  constructor(configPath: string, logFile?: string) {
+  constructor(configPath: string, logFile?: string, opts: AgentProcessOptions = {}) {
     this.configPath = configPath;
     this.#logFile = logFile;
+    this.#opts = opts;
   }
 
   /** Writes the config and starts the agent. */
@@ -54,9 +66,11 @@ export class AgentProcess {
   spawn(): void {
     // NREC_AGENT_NODE_ARGS passes extra node flags (e.g. --cpu-prof) to the agent for profiling.
     const nodeArgs = (process.env.NREC_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, cliPath(), 'agent', '--config', this.configPath], {
+    const argv = [process.execPath, ...nodeArgs, cliPath(), 'agent', '--config', this.configPath];
+    const [cmd, ...args] = [...(this.#opts.wrap ?? []), ...argv];
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NREC_LOG_LEVEL: process.env.NREC_LOG_LEVEL ?? 'info' },
+      env: { ...process.env, NREC_LOG_LEVEL: process.env.NREC_LOG_LEVEL ?? 'info', ...this.#opts.env },
     });
     this.#child = child;
     const tee = this.#logFile ? createWriteStream(this.#logFile, { flags: 'a' }) : undefined;

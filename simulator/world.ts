@@ -174,11 +174,15 @@ export class World {
     await i?.stop();
   }
 
-  /** Starts a new in-process ingest on the same store and session (after stopIngest). */
-  async startIngest(): Promise<Ingest> {
+  /**
+   * Starts a new in-process ingest on the same store and session (after stopIngest). `beforeStart`
+   * sees it before it connects: what the broker kept for it is stored as soon as it does.
+   */
+  async startIngest(beforeStart?: (ingest: Ingest) => void): Promise<Ingest> {
     if (this.#ingest !== undefined) throw new Error('the ingest is running');
     const ingest = await Ingest.open({ brokerUrl: this.brokerUrl, storeDir: this.storeDir, db: this.#db, logger: this.#logger, ...this.#ingestConnection });
     this.#ingest = ingest;
+    beforeStart?.(ingest);
     await ingest.start();
     return ingest;
   }

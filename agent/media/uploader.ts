@@ -94,13 +94,20 @@ export class ChunkUploader extends EventEmitter implements BulkSource {
     const deviceId = o.envelope.deviceId;
     this.#topicPart = deviceTopic(deviceId, 'media', 'part');
     this.#topicHeader = deviceTopic(deviceId, 'media', 'chunk');
-    for (const row of this.#st.all.all()) this.#track(row);
+    for (const row of this.#st.all.all()) this.#track(row, true);
   }
 
-  #track(row: Row): void {
+  /**
+   * `restarted`: the row comes from an earlier run. One whose parts the broker had all acknowledged
+   * is sent again at once rather than after `resendAfterMs`: the broker is a relay that may have
+   * lost them, and after a restart (a power cut) nothing says it has not, as for the outbox, whose
+   * unconfirmed messages go out again at every start.
+   */
+  #track(row: Row, restarted = false): void {
     const sent = new Uint8Array(row.parts);
-    for (let i = 0; i < row.parts; i++) sent[i] = row.sent.charCodeAt(i) === 49 ? 1 : 0;
-    this.#pending.set(row.id, { row, sent, inFlight: new Set(), headerOut: false });
+    if (!(restarted && row.complete_at !== null)) for (let i = 0; i < row.parts; i++) sent[i] = row.sent.charCodeAt(i) === 49 ? 1 : 0;
+    const r = restarted ? { ...row, complete_at: null } : row;
+    this.#pending.set(row.id, { row: r, sent, inFlight: new Set(), headerOut: false });
   }
 
   /**

@@ -49,8 +49,6 @@ export function prepareStatements(db: Database.Database) {
     laneRows: db.prepare<[string], { row_id: number; bytes: number; created_at: number }>(
       'SELECT row_id, bytes, created_at FROM outbox WHERE lane = ? ORDER BY row_id'),
     totals: db.prepare<[], { lane: string; n: number; b: number }>('SELECT lane, count(*) AS n, total(bytes) AS b FROM outbox GROUP BY lane'),
-    syncFull: db.prepare('PRAGMA synchronous = FULL'),
-    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
   };
 }
 export type OutboxStatements = ReturnType<typeof prepareStatements>;

@@ -50,6 +50,21 @@ describe('Outbox', () => {
     expect(ids(o.take('location', 10))).toEqual([l.msgId]);
   });
 
+  it('commits puts with synchronous=FULL from the first one, acknowledgements with NORMAL', async () => {
+    // A prepared PRAGMA applies when prepared, not when run: the outbox once ran its first puts
+    // (until the first acknowledgement) without an fsync. test/power-cut.test.ts found it.
+    const o = openOutbox();
+    expect(o.synchronousLevel, 'as opened').toBe(2);
+    const a = await o.put(msg('result'));
+    expect(o.synchronousLevel, 'after the first put').toBe(2);
+    o.take('result', 1);
+    o.ack([a.rowId]);
+    await new Promise((r) => setImmediate(r));
+    expect(o.synchronousLevel, 'after an acknowledgement').toBe(1);
+    await o.put(msg('result'));
+    expect(o.synchronousLevel, 'after the next put').toBe(2);
+  });
+
   it('hands out each lane in FIFO order and skips what is in flight', async () => {
     const o = openOutbox();
     const put = await Promise.all([...Array(6)].map((_, i) => o.put(msg(i % 2 === 0 ? 'location' : 'status'))));

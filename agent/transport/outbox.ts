@@ -382,8 +382,16 @@ export class Outbox extends EventEmitter {
 
   #setSync(mode: 'FULL' | 'NORMAL'): void {
     if (this.#sync === mode) return;
-    (mode === 'FULL' ? this.#st.syncFull : this.#st.syncNormal).run();
+    // Not a prepared statement: SQLite applies PRAGMA synchronous when the statement is prepared,
+    // not when it runs: two prepared once at open left the outbox at NORMAL (the one prepared last),
+    // so inserts were committed without an fsync until the first acknowledgement switched modes.
+    this.#db.pragma(`synchronous = ${mode}`);
     this.#sync = mode;
+  }
+
+  /** The synchronous mode SQLite applies now (2 = FULL, 1 = NORMAL): for tests. */
+  get synchronousLevel(): number {
+    return this.#db.pragma('synchronous', { simple: true }) as number;
   }
 
   /** Commits everything pending in one transaction, then settles the puts and reports evictions. */
