@@ -46,7 +46,7 @@ describe('end-to-end acknowledgement', () => {
     await broker.start();
     await world.startIngest();
     world.feed.stop();
-    await waitFor('the device outbox to drain, on the platform\'s "online" rather than the 20 s timeout', () => outboxCount(dataDir) === 0 || undefined, 12_000, 200);
+    await waitFor('the device outbox to drain, on the platform\'s "online" rather than the 20 s timeout', () => outboxCount(dataDir) === 0 || undefined, 15_000, 200);
     expect(world.agent.lines.some((l) => l.includes('platform online: unconfirmed messages sent again'))).toBe(true);
 
     const streams = checkStore(world.storeDir, world.deviceId);
