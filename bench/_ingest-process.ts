@@ -10,7 +10,8 @@ import { cliPath } from '../simulator/agent-process.js';
  */
 export class IngestProcess {
   readonly #child: ChildProcess;
-  readonly #stdout: string[] = [];
+  /** The last line it printed (its stats, once stopped); warnings would pile up otherwise. */
+  #lastLine: string | undefined;
   #stderr = '';
 
   private constructor(child: ChildProcess) {
@@ -23,13 +24,17 @@ export class IngestProcess {
     const args = [...nodeArgs, cliPath(), 'ingest', '--broker', o.brokerUrl, '--store', o.storeDir, ...(o.db === undefined ? [] : ['--db', o.db])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NREC_LOG_LEVEL: o.logLevel ?? 'warn' } });
     const p = new IngestProcess(child);
+    // A benchmark that dies of an exception leaves no ingest behind.
+    const orphan = () => child.kill('SIGKILL');
+    process.once('exit', orphan);
+    child.once('exit', () => process.off('exit', orphan));
     child.stderr?.on('data', (d: Buffer) => { p.#stderr = (p.#stderr + d.toString()).slice(-4000); });
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`nrec ingest exited (${code}) before it was ready: ${p.#stderr}`));
       child.once('exit', onExit);
       lines.on('line', (line) => {
-        p.#stdout.push(line);
+        p.#lastLine = line;
         if (line.includes('"ready":true')) {
           child.off('exit', onExit);
           resolve();
@@ -39,7 +44,7 @@ export class IngestProcess {
     return p;
   }
 
-  /** SIGTERM: the ingest finishes the batch in hand and exits; resolves with its stats line. */
+  /** SIGTERM: the ingest finishes the batch in hand and exits; resolves with its stats (its last line, parsed). */
   async stop(): Promise<unknown> {
     const child = this.#child;
     if (child.exitCode === null && child.signalCode === null) {
@@ -48,7 +53,10 @@ export class IngestProcess {
       await exited;
     }
     if (child.exitCode !== 0) throw new Error(`nrec ingest exited with ${child.exitCode ?? child.signalCode}: ${this.#stderr}`);
-    const last = this.#stdout.at(-1);
-    return last === undefined ? undefined : JSON.parse(last);
+    try {
+      return this.#lastLine === undefined ? undefined : JSON.parse(this.#lastLine);
+    } catch {
+      return undefined;
+    }
   }
 }
