@@ -4,7 +4,8 @@
 // Link: 2 Mbit/s up and down, 40 ms each way, one FIFO per direction shared by
 // every connection, 2 MiB modem buffer (simulator LinkProxy). Load: 20 MB of
 // media parts to upload (more than the run lasts). ALARMS (default 200) alarms
-// at random moments over SPREAD_MS (30 s) after a 3 s warm-up.
+// at random moments over SPREAD_MS (30 s) after a 3 s warm-up. LINK_KBPS,
+// LINK_LATENCY_MS and MEDIA_MB change the link and the load; RUNS picks designs.
 //
 // Ours: the transport at its default settings: durable outbox and control
 // connection for the alarm, media on a second connection, paced, with the
@@ -45,9 +46,10 @@ import { IngestProcess } from './_ingest-process.js';
 import { percentile, report, round } from './_report.js';
 import { SyntheticBulkSource } from './_bulk-source.js';
 
-const LINK = { upKbps: 2000, downKbps: 2000, latencyMs: 40 };
+const LINK_KBPS = Number(process.env.LINK_KBPS ?? 2000);
+const LINK = { upKbps: LINK_KBPS, downKbps: LINK_KBPS, latencyMs: Number(process.env.LINK_LATENCY_MS ?? 40) };
 const LINK_BYTES_PER_S = (LINK.upKbps * 1000) / 8;
-const MEDIA_BYTES = 20 * 1024 * 1024;
+const MEDIA_BYTES = Number(process.env.MEDIA_MB ?? 20) * 1024 * 1024;
 const ALARMS = Number(process.env.ALARMS ?? 200);
 const SPREAD_MS = Number(process.env.SPREAD_MS ?? 30_000);
 const WARMUP_MS = 3000;
@@ -248,7 +250,7 @@ try {
   const base = runs.get('two-connections');
   report({
     bench: 'alarm-under-load',
-    link: '2 Mbit/s up/down, 40 ms each way, shared FIFO, 2 MiB buffer',
+    link: `${LINK_KBPS / 1000} Mbit/s up/down, ${LINK.latencyMs} ms each way, shared FIFO, 2 MiB buffer`,
     media_mb: MEDIA_BYTES / 1024 / 1024,
     alarms: ALARMS,
     ours: line(ours),
