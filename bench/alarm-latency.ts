@@ -14,8 +14,10 @@
 // edge (no hold, no debounce, nothing durable, no re-send), so its latency is
 // ingest receipt − press time: what the hardware, the tools, the broker and the
 // ingest cost at the least. Ratio = ours p99 / baseline p99. Goal: ours p99 −
-// baseline p99 ≤ debounce + 30 ms (what the agent adds on purpose: the debounce;
-// and at most 30 ms for the rest: hold timer, SOS state and outbox fsyncs, pump).
+// baseline p99 ≤ 30 ms for what the agent adds (hold timer, SOS state and
+// outbox fsyncs, pump). The debounce is not among them: a settled level keeps
+// the time of its edge, so the hold timer runs from the edge and the SOS fires
+// at edge + sosHoldMs whatever the debounce (shorter than the hold).
 // Each alarm of ours is resolved (alarm.resolve) before the next press so it raises anew.
 // Breakdown (p50 per segment, from the agent's log time and the message's
 // envelope ts, both ms resolution): detect = "SOS raised" logged − threshold
@@ -223,7 +225,7 @@ try {
       ours: { p50_ms: round(percentile(r.latencies, 50)), p99_ms: round(p99), max_ms: round(Math.max(...r.latencies)) },
       baseline: { design: 'shell pipeline: edges | while read → alarm JSON | mosquitto_pub -l -q 1', p50_ms: round(percentile(r.baseline, 50)), p99_ms: round(baseP99), max_ms: round(Math.max(...r.baseline)) },
       p99_excess_ms: round(p99 - baseP99),
-      goal_excess_ms: DEBOUNCE_MS + GOAL_SLACK_MS,
+      goal_excess_ms: GOAL_SLACK_MS,
       breakdown_p50_ms: { detect: round(percentile(r.detect, 50)), make: round(percentile(r.make, 50)), deliver: round(percentile(r.deliver, 50)) },
       breakdown_p99_ms: { detect: round(percentile(r.detect, 99)), make: round(percentile(r.make, 99)), deliver: round(percentile(r.deliver, 99)) },
       ratio: round(p99 / baseP99, 3),
