@@ -21,15 +21,18 @@ export interface BenchDir {
  */
 export function benchDir(prefix: string): BenchDir {
   const base = resolve(process.env.BENCH_DIR ?? tmpdir());
-  const type = statfsSync(base).type;
-  const mount = mountOf(base);
-  if (MEMORY_FS[type] !== undefined) {
-    throw new Error(`${base} is on ${MEMORY_FS[type]} (in memory: fsync costs nothing there); set BENCH_DIR to a directory on a real disk`);
-  }
+  const where = realDisk(base, 'set BENCH_DIR to a directory on a real disk');
   const path = mkdtempSync(join(base, prefix));
-  const where = mount === undefined ? `file system type 0x${type.toString(16)}` : `${mount.fsType} on ${mount.source}`;
   process.stderr.write(`${prefix.replace(/-$/, '')}: databases in ${path} (${where})\n`);
   return { path, where, file: (name) => join(path, name), remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** What file system `path` is on ("ext4 on /dev/vda"); throws when it is one in memory. */
+export function realDisk(path: string, hint: string): string {
+  const type = statfsSync(path).type;
+  if (MEMORY_FS[type] !== undefined) throw new Error(`${path} is on ${MEMORY_FS[type]} (in memory: fsync costs nothing there); ${hint}`);
+  const mount = mountOf(resolve(path));
+  return mount === undefined ? `file system type 0x${type.toString(16)}` : `${mount.fsType} on ${mount.source}`;
 }
 
 /** The mount a path is on: the longest mount point that is a prefix of it. */

@@ -3,17 +3,22 @@
 // messages straight into the database?
 //
 // Ours: one Ingest (this process: its event loop is the worker's), Mosquitto
-// with its default settings (20 QoS 1 messages in flight per client, 1000
-// queued), the store on a real disk: SQLite (WAL, synchronous=FULL) or a
-// PostgreSQL cluster of its own (initdb defaults: fsync on,
-// synchronous_commit on). Publishers: DEVICES device clients in a child
-// process publishing live location messages (one JSON message each, QoS 1) in
-// parallel, each keeping up to WINDOW messages unconfirmed (the agent's
-// confirmation window does the same), so there is always more waiting at the
-// broker than the ingest's in-flight window holds: the ingest is the limit,
-// not the publishers (windowFullShare says how much of the run they had
-// messages ready and waited for the platform). Timed from the publishers'
-// start until the last message is stored; every message is checked stored.
+// with its default settings (max_inflight_messages 20, max_queued_messages
+// 1000), the store on a real disk: SQLite (WAL, synchronous=FULL) or a
+// PostgreSQL cluster of its own (server defaults: fsync on, synchronous_commit
+// on). Publishers: DEVICES device clients in a child process publishing live
+// location messages (one JSON message each, QoS 1) in parallel, each keeping
+// up to WINDOW messages unconfirmed end to end and re-sending what stays
+// unconfirmed for RESEND_MS, as the agent does. Enough must be outstanding
+// that the broker always has messages waiting for the ingest (the ingest is
+// then the limit, not the publishers: fewer outstanding, e.g. 10 × 50, gave
+// ~11k msg/s, bound by the round trip through the confirmation), and not so
+// many that Mosquitto's queue for the ingest's session overflows: it drops
+// silently beyond it, the devices re-send after their timeout, and the run
+// measures the timeout (publishers_resends counts it; 30 × 30 = 900
+// outstanding already overflowed it here). Default 20 × 40. Timed from the
+// publishers' start until the last message is stored; every message is
+// checked in the store.
 //
 // Baseline: the same messages inserted by a minimal loop with better-sqlite3
 // or pg and no MQTT: per batch, JSON.parse each message, one multi-row INSERT
@@ -27,11 +32,15 @@
 // validation, the device summary row, confirmations and PUBACKs.
 //
 // Goal: ours ≥ 0.5 of the baseline, and ≥ 5,000 msg/s into PostgreSQL.
-// DEVICES (default 10), PER_DEVICE (4000), WINDOW (50), BACKENDS (sqlite,postgres),
-// MQTT5=1 to run the ingest on MQTT 5.
+// DEVICES (default 20), PER_DEVICE (2250), WINDOW (40), RESEND_MS (3000),
+// BACKENDS (sqlite,postgres), MQTT5=1 to run the ingest on MQTT 5, MOSQUITTO_CONF
+// to add broker settings (diagnosis only: the figures use the defaults).
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -41,17 +50,20 @@ import { openStore } from '../platform/store/index.js';
 import type { IngestStore } from '../platform/store/types.js';
 import { Mosquitto } from '../test/support/mosquitto.js';
 import { PostgresCluster } from '../test/support/postgres.js';
-import { benchDir, type BenchDir } from './_disk.js';
+import { benchDir, realDisk, type BenchDir } from './_disk.js';
 import { fleet, locationMessages } from './_locations.js';
 import { report, round } from './_report.js';
 
-const DEVICES = Number(process.env.DEVICES ?? 10);
-const PER_DEVICE = Number(process.env.PER_DEVICE ?? 4000);
-const WINDOW = Number(process.env.WINDOW ?? 50);
+const DEVICES = Number(process.env.DEVICES ?? 20);
+const PER_DEVICE = Number(process.env.PER_DEVICE ?? 2250);
+const WINDOW = Number(process.env.WINDOW ?? 40);
 const BACKENDS = (process.env.BACKENDS ?? 'sqlite,postgres').split(',') as Array<'sqlite' | 'postgres'>;
 const PROTOCOL: 4 | 5 = process.env.MQTT5 === '1' ? 5 : 4;
 const TOTAL = DEVICES * PER_DEVICE;
 const silent = createLogger('bench', { level: 'silent' });
+const ingestLog = createLogger('ingest', { level: process.env.NREC_LOG_LEVEL ?? 'warn', destination: process.stderr });
+const STALL_MS = 15_000;
+const RESEND_MS = Number(process.env.RESEND_MS ?? 3000);
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The store with its commits counted (batch sizes), nothing else changed. */
@@ -64,11 +76,11 @@ function counted(store: IngestStore, sizes: number[]): IngestStore {
   return store;
 }
 
-interface PublisherTotals { confirmedMs: number; windowFullShare: number; cpuMs: number }
+interface PublisherTotals { confirmedMs: number; windowFullShare: number; cpuMs: number; resends: number }
 
 /** Starts the publishers' process; resolves once they are connected, with a function that starts them. */
 async function publishers(url: string): Promise<{ go: () => Promise<PublisherTotals> }> {
-  const child = spawn(process.execPath, [join(here, '_ingest-publishers.js'), JSON.stringify({ url, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(here, '_ingest-publishers.js'), JSON.stringify({ url, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, resendMs: RESEND_MS })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const orphan = () => child.kill('SIGKILL');
   process.once('exit', orphan);
   const lines = createInterface({ input: child.stdout! });
@@ -93,32 +105,48 @@ async function publishers(url: string): Promise<{ go: () => Promise<PublisherTot
   };
 }
 
-interface OursRun { perS: number; meanBatch: number; commits: number; publishers: PublisherTotals }
+interface OursRun { perS: number; meanBatch: number; commits: number; publishers: PublisherTotals; loopBusy: number; cpuShare: number }
 
 async function runOurs(broker: Mosquitto, db: string, dir: BenchDir): Promise<OursRun> {
   const sizes: number[] = [];
   const store = counted(await openStore(db, { logger: silent }), sizes);
-  const ingest = await Ingest.open({ brokerUrl: broker.url, storeDir: dir.path, store, logger: silent, protocolVersion: PROTOCOL });
+  const ingest = await Ingest.open({ brokerUrl: broker.url, storeDir: dir.path, store, logger: ingestLog, protocolVersion: PROTOCOL });
   let stored = 0;
   let last = 0;
-  const all = new Promise<void>((resolve) => {
+  let watchdog: NodeJS.Timeout | undefined;
+  const all = new Promise<void>((resolve, reject) => {
     ingest.on('stored', (_d, stream) => {
       if (stream !== 'location') return;
       last = performance.now();
       if (++stored === TOTAL) resolve();
     });
+    // Nothing stored for this long: a message was lost on the way (the publishers do not re-send).
+    watchdog = setInterval(() => {
+      if (last > 0 && performance.now() - last > STALL_MS) {
+        const log = join(tmpdir(), 'nrec-bench-ingest-store-mosquitto.log');
+        writeFileSync(log, broker.log);
+        reject(new Error(`stalled: ${stored} of ${TOTAL} stored, nothing for ${STALL_MS / 1000} s; ingest stats ${JSON.stringify(ingest.stats)}; broker log in ${log}`));
+      }
+    }, 1000);
   });
   try {
     await ingest.start();
     const p = await publishers(broker.url);
     const t0 = performance.now();
+    const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
     const totals = p.go();
     await all;
     const elapsed = last - t0;
+    // How busy the worker was: its event loop (a SQLite commit holds it, fsync included) and its CPU.
+    const loopBusy = performance.eventLoopUtilization(elu0).utilization;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
     const pub = await totals;
     const commits = sizes.length;
-    return { perS: TOTAL / (elapsed / 1000), meanBatch: sizes.reduce((a, b) => a + b, 0) / commits, commits, publishers: pub };
+    return { perS: TOTAL / (elapsed / 1000), meanBatch: sizes.reduce((a, b) => a + b, 0) / commits, commits, publishers: pub, loopBusy, cpuShare };
   } finally {
+    clearInterval(watchdog);
     await ingest.stop();
   }
 }
@@ -233,7 +261,8 @@ async function baselinePostgres(url: string, messages: readonly string[], batch:
   }
 }
 
-const broker = await Mosquitto.start();
+// MOSQUITTO_CONF: extra broker config lines (\n-separated), to diagnose what limits; the figures use the defaults.
+const broker = await Mosquitto.start({ extraConfig: (process.env.MOSQUITTO_CONF ?? '').replaceAll('\\n', '\n') });
 let cluster: PostgresCluster | undefined;
 const messages = arrivalOrder();
 try {
@@ -244,7 +273,7 @@ try {
       let dbBase: string;
       if (backend === 'postgres') {
         cluster ??= await PostgresCluster.start();
-        process.stderr.write(`postgres: cluster in ${cluster.dataDir}\n`);
+        process.stderr.write(`postgres: cluster in ${cluster.dataDir} (${realDisk(cluster.dataDir, 'set TMPDIR to a directory on a real disk (the cluster is made under it)')})\n`);
         dbOurs = await cluster.createDatabase('ours');
         dbBase = await cluster.createDatabase('baseline');
       } else {
@@ -265,11 +294,16 @@ try {
         devices: DEVICES,
         window_per_device: WINDOW,
         mqtt: PROTOCOL === 5 ? '5' : '3.1.1',
+        ...(process.env.MOSQUITTO_CONF ? { mosquitto_conf: process.env.MOSQUITTO_CONF } : {}),
         ours_msgs_per_s: round(ours.perS, 0),
         ours_commits: ours.commits,
         ours_mean_batch: round(ours.meanBatch, 1),
+        ours_loop_busy_share: round(ours.loopBusy, 3),
+        ours_cpu_share: round(ours.cpuShare, 3),
         publishers_window_full_share: round(ours.publishers.windowFullShare, 3),
         publishers_cpu_ms: round(ours.publishers.cpuMs, 0),
+        // Messages the broker acknowledged and then dropped (its queue limit for the ingest), sent again.
+        publishers_resends: ours.publishers.resends,
         baseline_msgs_per_s: round(base, 0),
         baseline_batch: batch,
         ratio: round(ours.perS / base, 3),
