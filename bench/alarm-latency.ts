@@ -123,6 +123,8 @@ async function stopPipeline(child: ChildProcess): Promise<void> {
 /** The same gestures on the same line, with the pipeline watching it instead of the agent. */
 async function measureBaseline(world: World, backend: Backend, brokerPort: number): Promise<{ latencies: number[]; missed: number }> {
   const device = `bench-pipe-${backend}`;
+  // The agent's gpiomon must have let go first, or the pipeline's would be refused (EBUSY).
+  while (world.gpiod?.monitorPid() !== undefined) await sleep(5);
   const child = startPipeline(world, backend, brokerPort, device);
   const orphan = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
   process.once('exit', orphan);
