@@ -37,6 +37,7 @@ ingest stored for the simulated device.
     summary: 'receive, validate and store what devices send; acknowledge only what is stored',
     help: `usage: nrec ingest --store DIR [--broker URL] [--db URL] [--share GROUP --client-id ID] [--mqtt5]
                    [--ca FILE] [--cert FILE --key FILE] [--username NAME --password-file FILE] [--contacts FILE]
+                   [--http HOST:PORT [--offline-after S] [--trust-proxy] [--tiles URL|none] [--tiles-attribution TEXT]]
 Runs the platform's intake until SIGINT/SIGTERM: validates what devices publish,
 commits it to the store, and only then acknowledges it (to the broker, and end to
 end to the device); verifies and stores evidence. Prints {"ready":true,...} once
@@ -52,6 +53,12 @@ connected and subscribed; a broker that is not there yet is waited for.
   --username NAME, --password-file FILE  broker credentials (the password is read from the file)
   --contacts FILE       run the alarm desk: tell the contacts in FILE about every alarm until one acknowledges
                         (docs/alarm-desk.md; reloaded when it changes; a bad file at start is an error, exit 2)
+  --http HOST:PORT      serve the API (docs/api.md) and the operator console at http://HOST:PORT/console/
+  --offline-after S     a device silent this long is offline (default 120)
+  --trust-proxy         client addresses from X-Forwarded-For (behind a reverse proxy only)
+  --tiles URL|none      the console map's tile URL template, {z}/{x}/{y} and optionally {s}
+                        (default https://tile.openstreetmap.org/{z}/{x}/{y}.png; none: a plain background)
+  --tiles-attribution TEXT  the tile source's attribution, shown on the map
 Exit codes: 1 when it cannot do its job (bad credentials or certificates, an ACL refusing
 the platform, a store that cannot be opened or keeps failing: the cause is named), 2 bad usage.`,
     load: () => import('./platform/ingest/ingest-command.js'),
