@@ -35,6 +35,13 @@ const REQUESTS: Array<{ route: ApiRoute; path: string; body?: unknown }> = [
   { route: ROUTES.listCommands, path: '/api/devices/dev-a/commands' },
   { route: ROUTES.command, path: '/api/commands/r-1' },
   { route: ROUTES.stream, path: '/api/stream' },
+  { route: ROUTES.events, path: '/api/events?severity=warning' },
+  { route: ROUTES.visitCheck, path: '/api/devices/dev-a/visits/s-1/verification' },
+  { route: ROUTES.chunk, path: '/api/devices/dev-a/visits/s-1/chunks/0' },
+  { route: ROUTES.bundle, path: '/api/devices/dev-a/visits/s-1/bundle' },
+  { route: ROUTES.consoleSettings, path: '/api/console' },
+  { route: ROUTES.tracks, path: '/api/tracks' },
+  { route: ROUTES.geofences, path: '/api/geofences' },
 ];
 
 /** The status of a request; the stream's body (which never ends) is not read. */

@@ -81,7 +81,7 @@ export function evidenceRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { dir } = await visitOf(ctx, p);
     const key = await deviceKey(ctx, p.deviceId);
     const top = `${p.deviceId}-${p.sessionId}`;
-    const names = (await readdir(dir)).filter((f) => f === CHAIN_FILE || f === MANIFEST_FILE || /^chunk-\d+\.ts$/.test(f)).sort();
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f === CHAIN_FILE || f === MANIFEST_FILE || /^chunk-\d+\.ts$/.test(f)).sort();
     if (!names.includes(CHAIN_FILE)) throw notFound(`visit "${p.sessionId}" of device "${p.deviceId}" has no stored chain`);
     async function* entries(): AsyncGenerator<TarEntry> {
       for (const f of names) {

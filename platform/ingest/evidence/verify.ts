@@ -93,7 +93,8 @@ export async function auditSession(dir: string, deviceId: string, sessionId: str
     prev = r.link; // continue from what is stored, so one bad chunk is named once, not as a cascade
   }
   const listed = new Set(records.map((r) => chunkFileName(r.meta.index)));
-  for (const f of (await readdir(dir)).sort()) {
+  // A session directory that is gone altogether (the API audits what the store indexed) has nothing unlisted.
+  for (const f of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (/^chunk-\d+\.ts$/.test(f) && !listed.has(f)) say(`${f} is stored but not in the chain`);
   }
   const manifest = await readManifest(join(dir, MANIFEST_FILE));
