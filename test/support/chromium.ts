@@ -1,8 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { onTestFailed } from 'vitest';
-import { requireTool } from './tools.js';
+import { launchChromium } from './chromium-launch.js';
 
 /*
  * Debian's chromium, driven headless by playwright-core (no browser
@@ -12,10 +11,7 @@ import { requireTool } from './tools.js';
  * the temp dir when a test fails.
  */
 
-export const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+export { CHROMIUM_FLAGS } from './chromium-launch.js';
 
 export interface ConsolePage {
   page: Page;
@@ -37,14 +33,7 @@ export class Chromium {
 
   /** Starts the system chromium with a fresh --user-data-dir under `dir`. */
   static async start(dir: string): Promise<Chromium> {
-    const executablePath = requireTool('chromium', ['/usr/bin/chromium']);
-    const profile = join(dir, 'chromium-profile');
-    await mkdir(profile, { recursive: true });
-    // launchPersistentContext is how playwright takes --user-data-dir: a fresh directory is a fresh profile.
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1280, height: 900 }, acceptDownloads: true,
-    });
-    return new Chromium(context, dir);
+    return new Chromium(await launchChromium(join(dir, 'chromium-profile')), dir);
   }
 
   /** A new tab that records its console errors. */

@@ -51,6 +51,8 @@ export function useTopics(...topics: Topic[]): number {
       if (timer !== undefined) return;
       timer = setTimeout(fire, Math.max(0, THROTTLE_MS - (Date.now() - last)));
     });
+    // What changed between this render and the subscription (the stream may have said hello meanwhile) is drawn now.
+    setV((x) => x + 1);
     return () => {
       off();
       clearTimeout(timer);
