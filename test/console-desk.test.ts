@@ -180,7 +180,7 @@ describe('operator console', () => {
     link.restore();
     await page.locator('[data-stream=live]').waitFor({ timeout: 15_000 });
     expect(await card(page, secondAlarm).count()).toBe(1);
-    await expect.poll(async () => Number(/(\d+) re-send/.exec((await card(page, secondAlarm).locator('[data-field=device-side]').textContent()) ?? '')?.[1] ?? 0)).toBeGreaterThanOrEqual(missed);
+    await expect.poll(async () => Number(/(\d+) re-send/.exec((await card(page, secondAlarm).locator('[data-field=device-side]').textContent()) ?? '')?.[1] ?? 0), { timeout: 10_000 }).toBeGreaterThanOrEqual(missed);
 
     // The platform restarts (the stream cannot resume: a new process): down, back, reloaded, still there.
     const port = new URL(platform.url).port;
@@ -199,6 +199,32 @@ describe('operator console', () => {
     });
     expect(a).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'Anna Schmidt' });
     expect(a.history.map((h) => h.state)).toEqual(['raised', 'notifying', 'acknowledged']);
+  });
+
+  it('lists the device with its state, battery, storage, queue, GPS and firmware; its page shows the health history and sends the safe commands', async () => {
+    browser.screenshotOnFailure({ operator: operator.page });
+    const page = operator.page;
+    await waitForAsync('a health report stored', async () => ((await platform.platform.store.health(DEVICE)).length > 0 ? true : undefined));
+    await page.goto(`${viaLink()}/console/#/devices`);
+    const row = page.locator(`table.devices tr[data-device="${DEVICE}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[0]).toContain(NURSE);
+    expect(cells[1]).toBe('online');
+    expect(cells[2]).toMatch(/(now|\d+ s ago)/);
+    expect(cells[4]).toMatch(/B of /);
+    expect(cells[5]).toMatch(/^\d+$/);
+    expect(cells[7]).toMatch(/\d+\.\d+\.\d+/);
+
+    await row.locator('a').first().click();
+    await page.locator(`.device-page[data-device="${DEVICE}"]`).waitFor();
+    await page.locator('section.health-history tbody tr').first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('section.health-history tbody tr').first().textContent()).toMatch(/start|interval|change/);
+    await page.click('button[data-command=ping]');
+    const ping = page.locator('section.commands tr[data-status=ok]', { hasText: 'ping' });
+    await ping.waitFor({ timeout: 20_000 });
+    expect(await ping.textContent()).toContain('Anna Schmidt');
+    await page.goto(`${viaLink()}/console/#/map`);
   });
 
   it('loads and draws with the tile server unreachable: positions, accuracy circles, the track and geofences on a plain background', async () => {

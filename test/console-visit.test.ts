@@ -75,9 +75,15 @@ describe('a recorded visit in the console', () => {
     const { page, errors } = await browser.page();
     browser.screenshotOnFailure({ visit: page });
     await signIn(page, platform.url, operator);
-    await page.goto(`${platform.url}/console/#/visits/${world.deviceId}/${visit.sessionId}`);
+    // Today's visits: this one, with its chunks, verified at intake; from there to its page.
+    await page.goto(`${platform.url}/console/#/visits`);
+    const listed = page.locator(`table.visits tr[data-session="${visit.sessionId}"]`);
+    await listed.waitFor({ timeout: 10_000 });
+    expect(await listed.locator('td').allTextContents()).toEqual([expect.any(String), world.deviceId, VISIT, expect.stringMatching(/s$/), String(visit.chunks.length), 'closed', 'verified']);
+    await listed.locator('a').click();
     await page.locator('[data-field=visit-state]').waitFor({ timeout: 10_000 });
     expect(await page.textContent('[data-field=visit-state]')).toBe('verified');
+    expect(await page.textContent('.visit-page .facts')).toMatch(new RegExp(`${visit.chunks.length} chunks, 0 gaps, 0 alarms`));
     const rows = page.locator('table.chunks tr[data-chunk]');
     expect(await rows.count()).toBe(visit.chunks.length);
     expect(await page.locator('table.chunks tr[data-state=verified]').count()).toBe(visit.chunks.length);

@@ -5,6 +5,8 @@
  */
 
 const TOKEN_KEY = 'nrec.token';
+/** A read that takes longer is given up (and retried by whoever asked); a POST may wait for a device's answer (?wait=, at most 30 s). */
+const TIMEOUT_MS = { GET: 15_000, POST: 40_000 } as const;
 
 export function savedToken(): string | undefined {
   return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
@@ -47,6 +49,8 @@ export class Api {
         headers: { ...this.headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
+        // A request that hangs (a dead connection nobody noticed) must not hold the console's picture back for ever.
+        signal: AbortSignal.timeout(TIMEOUT_MS[method]),
       });
     } catch (err) {
       throw new ApiFailure(0, 'network', `the platform cannot be reached (${(err as Error).message})`);

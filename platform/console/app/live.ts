@@ -65,12 +65,18 @@ export class LiveConnection {
       const hello = JSON.parse((e as MessageEvent<string>).data) as { now: number; resumed: boolean };
       this.#backoffMs = 1000;
       this.#state.event('hello', hello);
-      this.#state.streamState({ state: 'live', since: Date.now(), resumed: hello.resumed });
-      // A stream that resumed brought what was missed; anything else: reload, then follow.
-      if (!hello.resumed || (first && this.#state.reloads === 0)) void this.reload();
+      // A stream that resumed brings what was missed: live at once. Anything else: reload, and live once the snapshot is in.
+      if (hello.resumed && !(first && this.#state.reloads === 0)) this.#state.streamState({ state: 'live', since: Date.now(), resumed: true });
+      else {
+        this.#state.streamState({ state: 'connecting', since: Date.now() });
+        void this.reload();
+      }
       first = false;
     });
-    es.addEventListener('reset', () => void this.reload());
+    es.addEventListener('reset', () => {
+      this.#state.streamState({ state: 'connecting', since: Date.now() });
+      void this.reload();
+    });
     for (const name of STREAM_EVENTS) {
       es.addEventListener(name, (e) => this.#state.event(name, JSON.parse((e as MessageEvent<string>).data)));
     }
@@ -112,6 +118,7 @@ export class LiveConnection {
       const byKey = new Map<string, ApiAlarm>();
       for (const a of [...recent.alarms, ...open.alarms]) byKey.set(`${a.deviceId}/${a.alarmId}`, a);
       s.applySnapshot({ now: devices.now, devices: devices.devices, alarms: [...byKey.values()], tracks: tracks.tracks, geofences: fences.geofences });
+      if (this.#es?.readyState === EventSource.OPEN && s.stream.state !== 'live') s.streamState({ state: 'live', since: Date.now(), resumed: false });
     } catch (err) {
       s.abandonReload();
       if (err instanceof ApiFailure && err.status === 401) {

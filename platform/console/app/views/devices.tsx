@@ -167,7 +167,7 @@ function HealthHistory({ deviceId }: { deviceId: string }) {
     return () => clearInterval(t);
   }, [deviceId]);
   return (
-    <section>
+    <section class="health-history">
       <h3>Health history</h3>
       <ErrorLine error={error} />
       {reports === undefined ? <p class="muted">loading…</p> : reports.length === 0 ? <p class="muted">no health reports</p> : (
