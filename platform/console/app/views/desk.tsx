@@ -84,6 +84,16 @@ function Position({ alarm }: { alarm: ApiAlarm }) {
   );
 }
 
+/** The battery sent with the alarm, else the device's last health report (with its age). */
+function Battery({ alarm }: { alarm: ApiAlarm }) {
+  const { state } = useConsole();
+  if (alarm.batteryPct !== undefined) return <span>{Math.round(alarm.batteryPct)} % (with the alarm)</span>;
+  const h = state.devices.get(alarm.deviceId)?.lastHealth;
+  const pct = h?.report.battery?.pct ?? h?.batteryPct;
+  if (h === undefined || pct === undefined) return <span class="muted">unknown</span>;
+  return <span>{Math.round(pct)} % (health report <Age t={h.rx} every={120_000} />)</span>;
+}
+
 function Escalation({ alarm }: { alarm: ApiAlarm }) {
   const { state } = useConsole();
   useSecond();
@@ -113,9 +123,10 @@ export function AlarmCard({ alarm, compact }: { alarm: ApiAlarm; compact?: boole
       {compact === true ? null : (
         <dl class="facts">
           <dt>Where</dt><dd><Position alarm={alarm} /></dd>
-          <dt>Battery</dt><dd>{alarm.batteryPct !== undefined ? `${Math.round(alarm.batteryPct)} %` : 'unknown'}</dd>
+          <dt>Battery</dt><dd><Battery alarm={alarm} /></dd>
           <dt>Device</dt><dd data-field="device-side">{deviceSide(alarm)}{alarm.deviceAcknowledgedAt !== undefined ? <> · acknowledged on the device <Age t={alarm.deviceAcknowledgedAt} /></> : null}</dd>
           <dt>Escalation</dt><dd><Escalation alarm={alarm} /></dd>
+          <dt>Alarm</dt><dd class="muted">{alarm.alarmId}</dd>
         </dl>
       )}
       {compact === true ? null : <Timeline alarm={alarm} />}
