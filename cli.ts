@@ -19,18 +19,19 @@ Exit codes: 2 the configuration is invalid (every problem is listed), 1 the agen
   },
   sim: {
     summary: 'the whole system on a laptop: broker, ingest, hardware stand-ins, agent',
-    help: `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS] [--no-media]
-Runs a broker (embedded unless --broker), the ingest, a simulated GPS on a pty, a GPIO
-button and the agent; presses SOS once; an operator acknowledges it. Prints what is
-unavailable and why, a live status line and, last, one line of JSON with what the
-ingest stored for the simulated device.
+    help: `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS|none] [--no-media] [--http HOST:PORT]
+Runs a broker (embedded unless --broker), the platform (ingest, alarm desk, API and operator
+console), a simulated GPS on a pty, a GPIO button and the agent; presses SOS once; an operator
+acknowledges it. Prints the console's URL with an operator token, what is unavailable and why,
+a live status line and, last, one line of JSON with what the ingest stored for the simulated device.
   --duration S      stop after S seconds (default: until Ctrl-C)
   --store DIR       keep the ingest's store in DIR (default: a fresh temp dir, printed)
   --broker URL      use this broker instead of the embedded one
   --device ID       the simulated device's id (default sim-001)
   --sos-at S|none   when the simulated nurse holds the button (default: half-way)
-  --ack-after S     when the simulated operator acknowledges the SOS (default 3)
-  --no-media        no evidence capture`,
+  --ack-after S|none  when the simulated operator acknowledges the SOS (default 3; none: acknowledge it on the console)
+  --no-media        no evidence capture
+  --http HOST:PORT  where the API and console listen (default 127.0.0.1 on a free port; printed)`,
     load: () => import('./simulator/sim-command.js'),
   },
   ingest: {

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { numberArg, parseCommandArgs, UsageError } from '../lib/cli-args.js';
 import { createLogger } from '../lib/logger.js';
 import { CHAIN_FILE, readChainFile } from '../platform/ingest/evidence/index.js';
+import { parseListen } from '../platform/api/listen-address.js';
+import { newToken } from '../platform/api/tokens.js';
 import { readStream } from '../platform/ingest/index.js';
+import { Platform } from '../platform/platform.js';
+import { openStore } from '../platform/store/index.js';
 import { World } from './world.js';
 
 /** What the simulator's device sent that the ingest stored, counted for that device only (a shared broker carries others). */
@@ -32,25 +36,48 @@ export async function main(argv: string[]): Promise<number> {
       'sos-at': { type: 'string' },
       'ack-after': { type: 'string', default: '3' },
       'no-media': { type: 'boolean', default: false },
+      http: { type: 'string', default: '127.0.0.1:0' },
     },
   });
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(values.http);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const duration = values.duration === undefined ? Number.POSITIVE_INFINITY : numberArg('--duration', values.duration, 0)!;
   if (!(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${values.duration}"`);
   const sosAt = values['sos-at'] === 'none' ? undefined : numberArg('--sos-at', values['sos-at'], 0) ?? (Number.isFinite(duration) ? Math.max(3, duration / 2) : 10);
-  const ackAfterMs = numberArg('--ack-after', values['ack-after'], 0)! * 1000;
+  const ackAfterMs = values['ack-after'] === 'none' ? undefined : numberArg('--ack-after', values['ack-after'], 0)! * 1000;
   const logger = createLogger('sim', { level: process.env.NREC_LOG_LEVEL ?? 'warn' });
   const say = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}nrec sim: ${line}\n`);
   const tty = process.stderr.isTTY === true;
 
   const media = !values['no-media'];
-  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media, keepWorkDir: true });
+  // The platform is the real one (ingest, alarm desk, API and operator console), started beside the world's broker.
+  const world = await World.create({ logger, brokerUrl: values.broker, storeDir: values.store, deviceId: values.device, media, keepWorkDir: true, ingest: false });
+  // A local demo: an operator token for the console, made in the simulation's own store before the platform opens it, and printed.
+  const token = newToken();
+  let platform: Platform;
+  try {
+    const store = await openStore(join(world.storeDir, 'platform.db'), { logger });
+    await store.createToken({ id: token.id, name: 'sim operator', role: 'operator', hash: token.hash, createdAt: Date.now() }).finally(() => store.close());
+    platform = await Platform.start({
+      brokerUrl: world.brokerUrl, storeDir: world.storeDir, logger, username: world.platformLogin?.username, password: world.platformLogin?.password,
+      http: { ...listen, tiles: null },
+    });
+  } catch (err) {
+    await world.close();
+    throw err;
+  }
   const me = world.deviceId;
   say(`broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log`);
+  say(`operator console ${platform.api!.url}/console/ (sign in with ${token.token})`);
   if (!media) say('evidence capture: off (--no-media)');
   const counts = { locations: 0, events: 0, media: 0 };
   const alarms = new Map<string, string>();
   const unavailable = new Map<string, string>();
-  world.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string; kind?: string; severity?: string; message?: string; backfill?: boolean }) => {
+  platform.ingest.on('stored', (deviceId: string, stream: string, msg: { alarmId?: string; state?: string; kind?: string; severity?: string; message?: string; backfill?: boolean }) => {
     if (deviceId !== me) return;
     if (stream === 'location') counts.locations++;
     if (stream === 'media') counts.media++;
@@ -65,9 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     if (stream !== 'alarm' || msg.alarmId === undefined) return;
     const before = alarms.get(msg.alarmId);
     alarms.set(msg.alarmId, msg.state ?? '?');
-    if (before === undefined && msg.state === 'raised') {
-      // The operator at the platform answers the SOS.
-      setTimeout(() => void world.ingest.sendCommand(deviceId, 'alarm.ack', { alarmId: msg.alarmId }).catch(() => undefined), ackAfterMs);
+    if (before === undefined && msg.state === 'raised' && ackAfterMs !== undefined) {
+      // The simulated operator at the desk answers the SOS (--ack-after none leaves it to you, on the console).
+      const alarmId = msg.alarmId;
+      setTimeout(() => void platform.services.desk.acknowledge(deviceId, alarmId, 'nrec sim operator').catch(() => undefined), ackAfterMs);
     }
   });
 
@@ -92,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   if (sosTimer) clearTimeout(sosTimer);
   status();
   if (tty) process.stderr.write('\n');
+  await platform.stop();
   await world.close();
   const stored = (stream: string) => readStream(world.storeDir, me, stream).length;
   const summary: SimSummary = {

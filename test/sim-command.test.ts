@@ -54,6 +54,9 @@ describe('nrec sim', () => {
     expect(run.summary.evidence).toBe(chunks);
     expect(run.summary.unavailable).toEqual([]);
     expect(run.stderr).not.toMatch(/UNAVAILABLE/);
+    // The platform it runs serves the operator console, and says where with a token to sign in with.
+    expect(run.stderr).toMatch(/nrec sim: operator console http:\/\/127\.0\.0\.1:\d+\/console\/ \(sign in with nrec_[0-9a-f]{16}_[A-Za-z0-9_-]{43}\)/);
+    expect(run.summary.alarmStates).toEqual({ [Object.keys(run.summary.alarmStates as object)[0]]: 'acknowledged' });
   });
 
   it('prints a capability that is unavailable, and why', async () => {
