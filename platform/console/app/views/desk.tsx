@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { clockTime, dateTime, formatAge } from '../../model/age.js';
 import { alarmKey, alarmTimeline, deskView, deviceSide, needsAcknowledgement } from '../../model/desk.js';
 import type { ApiAlarm } from '../../model/types.js';
@@ -176,14 +176,23 @@ export function AlarmStrip({ sound }: { sound: SoundState }) {
 }
 
 /** #/alarms: every alarm of the last 12 hours; #/alarms/DEVICE/ALARM: one in full. */
+/** One alarm in full: from the console's state, or fetched (a link from a notification to an older alarm). */
+function OneAlarm({ deviceId, alarmId }: { deviceId: string; alarmId: string }) {
+  const { api, state } = useConsole();
+  const [error, setError] = useState<string | undefined>(undefined);
+  const a = state.alarms.get(`${deviceId}/${alarmId}`);
+  useEffect(() => {
+    if (a !== undefined) return;
+    api.get<ApiAlarm>(withQuery(`/api/alarms/${encodeURIComponent(alarmId)}`, { deviceId })).then((x) => state.putAlarm(x), (e: Error) => setError(e.message));
+  }, [deviceId, alarmId]);
+  if (a === undefined) return error !== undefined ? <ErrorLine error={error} /> : <p class="muted">loading…</p>;
+  return <div class="page"><h2>Alarm {a.alarmId}</h2><AlarmCard alarm={a} /></div>;
+}
+
 export function AlarmsPage({ route }: { route: string[] }) {
   const { state } = useConsole();
   useTopics('alarms', 'session');
-  if (route.length >= 3) {
-    const a = state.alarms.get(`${route[1]}/${route[2]}`);
-    if (a === undefined) return <p class="muted">Alarm {route[2]} of {route[1]} is not known to this console (older than 12 hours?).</p>;
-    return <div class="page"><h2>Alarm {a.alarmId}</h2><AlarmCard alarm={a} /></div>;
-  }
+  if (route.length >= 3) return <OneAlarm deviceId={route[1]} alarmId={route[2]} />;
   const all = [...state.alarms.values()].sort((x, y) => y.raisedAt - x.raisedAt);
   return (
     <div class="page">

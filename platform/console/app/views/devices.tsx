@@ -33,9 +33,17 @@ function summary(h: ApiHealth | undefined): Summary {
   s.storage = { free: r.storage.freeBytes, used: r.storage.usedBytes, quota: r.storage.quotaBytes };
   s.queued = Object.values(r.queues).reduce((n, q) => n + q.count, 0);
   const gps = r.states.gps;
-  if (gps !== undefined) s.gps = typeof gps === 'string' ? gps : JSON.stringify(gps);
+  if (gps !== undefined) s.gps = describe(gps);
   return s;
 }
+
+/** A module state as the device reports it (a word, or a few fields): "connected, clockSkewS 0". */
+function describe(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  return Object.entries(v as Record<string, unknown>).map(([k, x]) => (k === 'state' || k === 'link' ? String(x) : `${k} ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`)).join(', ');
+}
+
+const battery = (s: Summary) => (s.battery !== undefined ? `${Math.round(s.battery)} %${s.charging === true ? ' ⚡' : ''}` : 'not reported');
 
 function Status({ d }: { d: ApiDevice }) {
   if (d.status === 'online') return <Badge tone="ok">online</Badge>;
@@ -88,7 +96,7 @@ export function DevicesPage() {
                 <td><a href={href('devices', d.id)}>{state.nameOf(d.id)}</a>{state.nameOf(d.id) !== d.id ? <small class="muted"> {d.id}</small> : null}</td>
                 <td><Status d={d} /></td>
                 <td><Age t={d.lastSeen} every={HEALTH_EVERY_MS} /></td>
-                <td>{s.battery !== undefined ? `${Math.round(s.battery)} %${s.charging === true ? ' ⚡' : ''}` : '?'} <Age t={d.lastHealth?.rx} every={HEALTH_EVERY_MS} /></td>
+                <td>{battery(s)} <Age t={d.lastHealth?.rx} every={HEALTH_EVERY_MS} /></td>
                 <td>{s.storage !== undefined ? `${s.storage.free !== undefined ? `${formatBytes(s.storage.free)} free, ` : ''}${formatBytes(s.storage.used)} of ${formatBytes(s.storage.quota)}` : '?'}</td>
                 <td>{s.queued ?? '?'}</td>
                 <td>{s.gps ?? '?'}{d.lastPosition !== undefined ? <> · fix <Age t={d.lastPosition.fixTime} every={60_000} /></> : null}</td>
@@ -180,7 +188,7 @@ function HealthHistory({ deviceId }: { deviceId: string }) {
                 <tr key={h.msgId}>
                   <td>{dateTime(h.rx)} (<Age t={h.rx} />)</td>
                   <td>{h.trigger}{h.report.changed !== undefined ? `: ${h.report.changed.join(', ')}` : ''}</td>
-                  <td>{s.battery !== undefined ? `${Math.round(s.battery)} %` : '?'}</td>
+                  <td>{battery(s)}</td>
                   <td>{s.storage !== undefined ? `${formatBytes(s.storage.used)} of ${formatBytes(s.storage.quota)}` : '?'}</td>
                   <td>{s.queued ?? '?'}</td>
                   <td>{s.gps ?? '?'}</td>
@@ -208,9 +216,9 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
       <dl class="facts">
         <dt>Last seen</dt><dd><Age t={d.lastSeen} every={HEALTH_EVERY_MS} /></dd>
         <dt>Position</dt><dd>{d.lastPosition !== undefined ? <>{d.lastPosition.lat.toFixed(5)}, {d.lastPosition.lon.toFixed(5)}{d.lastPosition.accuracyM !== undefined ? ` ±${Math.round(d.lastPosition.accuracyM)} m` : ''} ({d.lastPosition.fixType}) <Age t={d.lastPosition.fixTime} every={60_000} /> · <a href={href('map', deviceId)}>map</a></> : 'none'}</dd>
-        <dt>Battery</dt><dd>{s.battery !== undefined ? `${Math.round(s.battery)} %` : '?'}</dd>
+        <dt>Battery</dt><dd>{battery(s)} <Age t={d.lastHealth?.rx} every={HEALTH_EVERY_MS} /></dd>
         <dt>Firmware</dt><dd>{d.agentVersion ?? '?'}</dd>
-        <dt>Evidence key</dt><dd>{d.keyRegistered ? 'registered' : 'not registered in the store'}</dd>
+        <dt>Evidence key</dt><dd>{d.keyRegistered ? 'registered in the database' : 'not in the database (the ingest checks evidence with its key directory; a visit\'s page says which key it used)'}</dd>
         <dt>Faults (24 h)</dt><dd>{faults.length === 0 ? 'none' : (
           <ul>{faults.slice(0, 10).map((f) => <li key={f.msgId} class={f.severity}>{f.severity} {f.kind}: {f.message} <Age t={f.rx} /></li>)}</ul>
         )}</dd>

@@ -14,7 +14,11 @@ import { Age, Badge, ErrorLine, useAction } from './widgets.js';
  * are now, playback of the verified chunks, and the evidence bundle.
  */
 
-const today = () => new Date().toISOString().slice(0, 10);
+/** Today's date in the browser's time zone (the day picker's days are local days). */
+const today = () => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+};
 
 export function VisitsPage() {
   const { api, state } = useConsole();
