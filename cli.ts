@@ -19,24 +19,26 @@ Exit codes: 2 the configuration is invalid (every problem is listed), 1 the agen
   },
   sim: {
     summary: 'the whole system on a laptop: broker, ingest, hardware stand-ins, agent',
-    help: `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS] [--no-media]
-Runs a broker (embedded unless --broker), the ingest, a simulated GPS on a pty, a GPIO
-button and the agent; presses SOS once; an operator acknowledges it. Prints what is
-unavailable and why, a live status line and, last, one line of JSON with what the
-ingest stored for the simulated device.
+    help: `usage: nrec sim [--duration SECONDS] [--store DIR] [--broker URL] [--device ID] [--sos-at SECONDS|none] [--ack-after SECONDS|none] [--no-media] [--http HOST:PORT]
+Runs a broker (embedded unless --broker), the platform (ingest, alarm desk, API and operator
+console), a simulated GPS on a pty, a GPIO button and the agent; presses SOS once; an operator
+acknowledges it. Prints the console's URL with an operator token, what is unavailable and why,
+a live status line and, last, one line of JSON with what the ingest stored for the simulated device.
   --duration S      stop after S seconds (default: until Ctrl-C)
   --store DIR       keep the ingest's store in DIR (default: a fresh temp dir, printed)
   --broker URL      use this broker instead of the embedded one
   --device ID       the simulated device's id (default sim-001)
   --sos-at S|none   when the simulated nurse holds the button (default: half-way)
-  --ack-after S     when the simulated operator acknowledges the SOS (default 3)
-  --no-media        no evidence capture`,
+  --ack-after S|none  when the simulated operator acknowledges the SOS (default 3; none: acknowledge it on the console)
+  --no-media        no evidence capture
+  --http HOST:PORT  where the API and console listen (default 127.0.0.1 on a free port; printed)`,
     load: () => import('./simulator/sim-command.js'),
   },
   ingest: {
     summary: 'receive, validate and store what devices send; acknowledge only what is stored',
     help: `usage: nrec ingest --store DIR [--broker URL] [--db URL] [--share GROUP --client-id ID] [--mqtt5]
                    [--ca FILE] [--cert FILE --key FILE] [--username NAME --password-file FILE] [--contacts FILE]
+                   [--http HOST:PORT [--offline-after S] [--trust-proxy] [--tiles URL|none] [--tiles-attribution TEXT]]
 Runs the platform's intake until SIGINT/SIGTERM: validates what devices publish,
 commits it to the store, and only then acknowledges it (to the broker, and end to
 end to the device); verifies and stores evidence. Prints {"ready":true,...} once
@@ -52,6 +54,12 @@ connected and subscribed; a broker that is not there yet is waited for.
   --username NAME, --password-file FILE  broker credentials (the password is read from the file)
   --contacts FILE       run the alarm desk: tell the contacts in FILE about every alarm until one acknowledges
                         (docs/alarm-desk.md; reloaded when it changes; a bad file at start is an error, exit 2)
+  --http HOST:PORT      serve the API (docs/api.md) and the operator console at http://HOST:PORT/console/
+  --offline-after S     a device silent this long is offline (default 120)
+  --trust-proxy         client addresses from X-Forwarded-For (behind a reverse proxy only)
+  --tiles URL|none      the console map's tile URL template, {z}/{x}/{y} and optionally {s}
+                        (default https://tile.openstreetmap.org/{z}/{x}/{y}.png; none: a plain background)
+  --tiles-attribution TEXT  the tile source's attribution, shown on the map
 Exit codes: 1 when it cannot do its job (bad credentials or certificates, an ACL refusing
 the platform, a store that cannot be opened or keeps failing: the cause is named), 2 bad usage.`,
     load: () => import('./platform/ingest/ingest-command.js'),

@@ -63,7 +63,10 @@ export class Platform {
       undo.push(async () => feed.stop());
       let api: ApiServer | undefined;
       if (o.http !== undefined) {
-        api = await ApiServer.start({ store, desk: services.desk, commands: services.commands, hub, logger: o.logger, now: o.now }, o.http);
+        api = await ApiServer.start({
+          store, desk: services.desk, commands: services.commands, hub, logger: o.logger, now: o.now,
+          keysDir: join(o.storeDir, 'keys'), deviceNames: () => services.deviceNames(),
+        }, o.http);
         undo.push(() => api!.close());
         const tokens = await store.tokens();
         const t = (o.now ?? Date.now)();

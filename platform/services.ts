@@ -18,6 +18,8 @@ export interface PlatformServices {
   commands: CommandSender;
   /** True when a contacts file is in force (someone is told about alarms). */
   notifying: boolean;
+  /** The wearers' names from the contacts file (as reloaded): device id → name. */
+  deviceNames(): Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function openServices(d: ServiceDeps): Promise<PlatformServices> {
       desk,
       commands: sender,
       notifying: d.contactsFile !== undefined,
+      deviceNames: () => contacts.current.deviceNames(),
       close: async () => {
         await desk.stop();
         await sender.stop();

@@ -107,6 +107,22 @@ export const PositionList = Type.Object({
 
 export const HealthList = Type.Object({ deviceId: Id, now: Ms, reports: Type.Array(HealthSummary) }, { $id: 'HealthList', ...Strict });
 
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+
+export const DeviceEvent = Type.Object({
+  deviceId: Id,
+  msgId: Id,
+  ts: Type.Integer({ description: 'the device\'s time stamp, epoch ms' }),
+  rx: Type.Integer({ description: 'received by the ingest, epoch ms' }),
+  ageMs: AgeMs,
+  kind: Type.String({ description: 'e.g. storage, gps.link, button.fault' }),
+  severity: lit(SEVERITIES),
+  message: Type.String(),
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+}, { $id: 'DeviceEvent', description: 'Something a device reported: storage pressure, link or module state changes, faults.', ...Strict });
+
+export const EventList = Type.Object({ now: Ms, events: Type.Array(DeviceEvent) }, { $id: 'EventList', ...Strict });
+
 // ---- alarms (the alarm desk's view: platform/desk/types.ts)
 
 export const DESK_STATES = ['raised', 'notifying', 'acknowledged', 'resolved', 'cancelled'] as const;
@@ -188,6 +204,76 @@ export const Visit = Type.Object({
 }, { $id: 'Visit', description: 'A recording session: opened by its first stored chunk, closed by its signed manifest.', ...Strict });
 
 export const VisitList = Type.Object({ visits: Type.Array(Visit) }, { $id: 'VisitList', ...Strict });
+
+// ---- evidence: what the files hold now, the bytes, the bundle
+
+export const CHUNK_STATES = ['verified', 'missing', 'rejected'] as const;
+
+export const ChunkCheck = Type.Object({
+  index: Type.Integer({ minimum: 0 }),
+  state: lit(CHUNK_STATES),
+  reason: Type.Optional(Type.String({ description: 'why it is missing or rejected, for a person' })),
+  startTime: Type.Optional(Ms),
+  endTime: Type.Optional(Ms),
+  durationS: Type.Optional(Type.Number({ minimum: 0 })),
+  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+}, { $id: 'ChunkCheck', ...Strict });
+
+export const VisitCheck = Type.Object({
+  deviceId: Id,
+  sessionId: Id,
+  checkedAt: Ms,
+  state: lit(['verified', 'failed', 'incomplete']),
+  keySource: Type.Optional(Type.String({ description: 'where the device key came from: the ingest\'s key directory or the store' })),
+  problems: Type.Array(Type.String(), { description: 'what is wrong with the session as a whole (no manifest, no key, a bad manifest signature)' }),
+  chunks: Type.Array(ChunkCheck),
+  gaps: Type.Array(Type.Object({ from: Ms, to: Ms, reason: Type.String() }, Strict), { description: 'the device\'s own gaps (manifest), and holes between consecutive stored chunks' }),
+  alarms: Type.Array(Id, { description: 'alarm ids raised during the session (manifest)' }),
+}, { $id: 'VisitCheck', description: 'A visit\'s evidence audited now, file by file, as nrec verify does: each chunk verified (bytes match the signed hash, chain and signature sound), missing or rejected with the reason.', ...Strict });
+
+// ---- the console
+
+export const ConsoleSettings = Type.Object({
+  tiles: Type.Optional(Type.Object({
+    url: Type.String({ description: 'OSM-style template: {z}/{x}/{y}, optionally {s}' }),
+    attribution: Type.String(),
+    maxZoom: Type.Integer({ minimum: 1, maximum: 24 }),
+  }, Strict)),
+  names: Type.Record(Type.String(), Type.String(), { description: 'device id → the wearer\'s name, from the contacts file' }),
+  silenceMs: Type.Integer({ minimum: 1 }),
+}, { $id: 'ConsoleSettings', description: 'What the operator console needs to draw: the map tile source (absent: a plain background), the nurses\' names.', ...Strict });
+
+export const TrackPoint = Type.Object({
+  t: Type.Integer({ description: 'fix time, epoch ms' }),
+  lat: Type.Number({ minimum: -90, maximum: 90 }),
+  lon: Type.Number({ minimum: -180, maximum: 180 }),
+  acc: Type.Optional(Type.Number({ minimum: 0, description: 'accuracy, metres' })),
+}, Strict);
+
+export const TrackList = Type.Object({
+  from: Ms,
+  to: Ms,
+  tracks: Type.Array(Type.Object({
+    deviceId: Id,
+    truncated: Type.Boolean({ description: 'more points in the range than the limit: these are the newest' }),
+    points: Type.Array(TrackPoint, { description: 'oldest first' }),
+  }, Strict)),
+}, { $id: 'TrackList', ...Strict });
+
+export const Geofence = Type.Object({
+  deviceId: Id,
+  id: Id,
+  lat: Type.Number({ minimum: -90, maximum: 90 }),
+  lon: Type.Number({ minimum: -180, maximum: 180 }),
+  radiusM: Type.Number({ minimum: 0 }),
+  source: lit(['visit', 'geofence']),
+  visitId: Type.Optional(Id),
+  since: Ms,
+  requestId: Id,
+  status: Type.String({ description: 'the command\'s status: ok (the device applied it) or pending' }),
+}, { $id: 'Geofence', ...Strict });
+
+export const GeofenceList = Type.Object({ geofences: Type.Array(Geofence) }, { $id: 'GeofenceList', ...Strict });
 
 // ---- commands
 

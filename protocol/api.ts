@@ -1,8 +1,8 @@
 import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import { Id } from './envelope.js';
 import {
-  Alarm, AlarmAction, AlarmList, CommandBody, CommandList, DeviceDetail, DeviceList, HealthList, MAX_WAIT_MS, Me, PositionList,
-  SentCommand, Visit, VisitList, type ApiRoleName,
+  Alarm, AlarmAction, AlarmList, CommandBody, CommandList, ConsoleSettings, DeviceDetail, DeviceList, EventList, GeofenceList, SEVERITIES, HealthList, MAX_WAIT_MS, Me,
+  PositionList, SentCommand, TrackList, Visit, VisitCheck, VisitList, type ApiRoleName,
 } from './api-schemas.js';
 
 export * from './api-schemas.js';
@@ -27,6 +27,7 @@ export const TimeParam = Type.String({
 const Limit = Type.Integer({ minimum: 1, maximum: 100_000, description: 'at most this many (default 1000)' });
 const DeviceParams = Type.Object({ deviceId: Id }, Strict);
 const AlarmParams = Type.Object({ alarmId: Id }, Strict);
+const VisitParams = Type.Object({ deviceId: Id, sessionId: Id }, Strict);
 const WhichDevice = Type.Object({ deviceId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'the device, when two devices used the same alarm id' })) }, Strict);
 
 export const POSITION_FORMATS = ['json', 'geojson', 'gpx', 'csv'] as const;
@@ -113,6 +114,19 @@ export const ROUTES = {
     query: Type.Object({ from: Type.Optional(TimeParam), to: Type.Optional(TimeParam), limit: Type.Optional(Limit) }, Strict),
     responses: { 200: { description: 'the reports', schema: HealthList } },
   },
+  events: {
+    operationId: 'listEvents', method: 'GET', path: '/api/events', role: 'viewer', tags: ['devices'],
+    summary: 'What devices reported (faults, storage pressure, link changes), newest first, of one device or all',
+    description: '`severity` keeps that severity and above (warning: warnings and critical ones). Of the newest 5000 events in the range, at most `limit` (default 200) that pass.',
+    query: Type.Object({
+      deviceId: Type.Optional(Id),
+      from: Type.Optional(TimeParam),
+      to: Type.Optional(TimeParam),
+      severity: Type.Optional(lit(SEVERITIES)),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })),
+    }, Strict),
+    responses: { 200: { description: 'the events', schema: EventList } },
+  },
   alarms: {
     operationId: 'listAlarms', method: 'GET', path: '/api/alarms', role: 'viewer', tags: ['alarms'],
     summary: 'Alarms with their desk state, history and notification attempts',
@@ -157,8 +171,29 @@ export const ROUTES = {
   visit: {
     operationId: 'getVisit', method: 'GET', path: '/api/devices/{deviceId}/visits/{sessionId}', role: 'viewer', tags: ['visits'],
     summary: 'One visit with its chunks and manifest',
-    params: Type.Object({ deviceId: Id, sessionId: Id }, Strict),
+    params: VisitParams,
     responses: { 200: { description: 'the visit', schema: Visit } },
+  },
+  visitCheck: {
+    operationId: 'checkVisit', method: 'GET', path: '/api/devices/{deviceId}/visits/{sessionId}/verification', role: 'viewer', tags: ['visits'],
+    summary: 'Audit a visit\'s evidence files now: each chunk verified, missing or rejected with the reason',
+    description: 'Reads the stored chunk files, chain and manifest and checks them as `nrec verify` does (bytes against the signed hash, chain links, signatures with the device key, manifest): what the store holds now, not what was checked at intake.',
+    params: VisitParams,
+    responses: { 200: { description: 'the audit', schema: VisitCheck } },
+  },
+  chunk: {
+    operationId: 'getChunk', method: 'GET', path: '/api/devices/{deviceId}/visits/{sessionId}/chunks/{index}', role: 'operator', tags: ['visits'],
+    summary: 'The bytes of one evidence chunk (MPEG-TS), only when they still match their signed hash',
+    description: 'For playback. Operator, not viewer: evidence is video from patients\' homes, and viewer tokens are meant for wall screens. A chunk whose file no longer matches the hash the device signed is refused (409 `rejected`), a missing file is 404: the console never plays altered evidence.',
+    params: Type.Object({ deviceId: Id, sessionId: Id, index: Type.Integer({ minimum: 0, maximum: 999_999 }) }, Strict),
+    responses: { 200: { description: 'the chunk', content: { 'video/mp2t': Type.String({ description: 'MPEG-TS (H.264/AAC) as the device recorded it' }) } } },
+  },
+  bundle: {
+    operationId: 'getBundle', method: 'GET', path: '/api/devices/{deviceId}/visits/{sessionId}/bundle', role: 'operator', tags: ['visits'],
+    summary: 'The visit\'s evidence bundle (tar.gz): chunks, chain, manifest and the device\'s public key, for `nrec verify` offline',
+    description: 'Unpacked, it is an evidence store of one session: `<device>-<session>/evidence/<device>/<session>/{chunk-NNNNNN.ts, chain.ndjson, manifest.json}` and `<device>-<session>/keys/<device>.pem`; `nrec verify <device>-<session>` audits it without the platform. Files are packed as stored: a tampered chunk is in the bundle, and verify names it.',
+    params: VisitParams,
+    responses: { 200: { description: 'the bundle', content: { 'application/gzip': Type.String({ description: 'a gzip-compressed POSIX tar archive' }) } } },
   },
   sendCommand: {
     operationId: 'sendCommand', method: 'POST', path: '/api/devices/{deviceId}/commands', role: 'operator', tags: ['commands'],
@@ -183,6 +218,24 @@ export const ROUTES = {
     summary: 'One command with the device\'s result',
     params: Type.Object({ requestId: Id }, Strict),
     responses: { 200: { description: 'the command', schema: SentCommand } },
+  },
+  consoleSettings: {
+    operationId: 'consoleSettings', method: 'GET', path: '/api/console', role: 'viewer', tags: ['console'],
+    summary: 'What the operator console needs: the map tile source and the nurses\' names',
+    responses: { 200: { description: 'the settings', schema: ConsoleSettings } },
+  },
+  tracks: {
+    operationId: 'listTracks', method: 'GET', path: '/api/tracks', role: 'viewer', tags: ['console'],
+    summary: 'Every device\'s track over a time range (default: the last hour), newest points kept',
+    description: 'One request for the live map instead of one per device. `limit` is per device (default 1000): with more points in the range, the newest are kept and `truncated` says so.',
+    query: Type.Object({ from: Type.Optional(TimeParam), to: Type.Optional(TimeParam), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, Strict),
+    responses: { 200: { description: 'the tracks', schema: TrackList } },
+  },
+  geofences: {
+    operationId: 'listGeofences', method: 'GET', path: '/api/geofences', role: 'viewer', tags: ['console'],
+    summary: 'The geofences in force on each device (patient homes of visits in progress), from the commands sent',
+    description: 'From each device\'s commands, oldest first: `visit.start` with a geofence until `visit.end`; `geofence.set` until `geofence.clear` of its id or of all. Commands the device refused, failed or let expire do not count; pending ones do (status says which).',
+    responses: { 200: { description: 'the geofences', schema: GeofenceList } },
   },
   stream: {
     operationId: 'stream', method: 'GET', path: '/api/stream', role: 'viewer', tags: ['stream'],

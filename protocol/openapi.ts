@@ -41,7 +41,7 @@ const ERRORS: Record<number, string> = {
   401: 'no token, or a token that is malformed, unknown, revoked or expired',
   403: 'the token\'s role is too low for this',
   404: 'no such device, alarm, visit or command',
-  409: 'the alarm id is used by several devices: give ?deviceId= (the answer names them)',
+  409: 'the alarm id is used by several devices: give ?deviceId= (the answer names them); for an evidence chunk: its file no longer matches its signed hash (rejected)',
   413: 'the body is larger than the limit',
   415: 'the body is not sent as application/json',
   429: 'too many requests (or failed authentications) from this client: retry after Retry-After seconds',
@@ -52,7 +52,7 @@ function errorCodes(r: ApiRoute): number[] {
   const codes = [401, 403, 429, 503];
   if (r.params !== undefined || r.query !== undefined || r.body !== undefined) codes.push(400);
   if (r.params !== undefined) codes.push(404);
-  if (r.operationId === 'getAlarm' || r.operationId === 'acknowledgeAlarm' || r.operationId === 'resolveAlarm') codes.push(409);
+  if (['getAlarm', 'acknowledgeAlarm', 'resolveAlarm', 'getChunk'].includes(r.operationId)) codes.push(409);
   if (r.body !== undefined) codes.push(413, 415);
   return codes.sort();
 }
@@ -121,6 +121,7 @@ export function openApiDocument(): Json {
       { name: 'alarms', description: 'The alarm desk' },
       { name: 'visits', description: 'Recording sessions and their evidence' },
       { name: 'commands', description: 'Commands to devices and their results' },
+      { name: 'console', description: 'What the operator console reads beside the rest: settings, every track, geofences' },
       { name: 'stream', description: 'Server-Sent Events' },
     ],
     security: [{ bearer: [] }],

@@ -4,6 +4,7 @@ import { numberArg, parseCommandArgs, UsageError } from '../lib/cli-args.js';
 import { createLogger } from '../lib/logger.js';
 import { CHAIN_FILE, readChainFile } from '../platform/ingest/evidence/index.js';
 import { readStream } from '../platform/ingest/index.js';
+import { parseListen } from '../platform/api/listen-address.js';
 import { newToken } from '../platform/api/tokens.js';
 import { Platform } from '../platform/platform.js';
 import { readRejected } from '../platform/store/read-back.js';
@@ -39,12 +40,19 @@ export async function main(argv: string[]): Promise<number> {
       'sos-at': { type: 'string' },
       'ack-after': { type: 'string', default: '3' },
       'no-media': { type: 'boolean', default: false },
+      http: { type: 'string', default: '127.0.0.1:0' },
     },
   });
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(values.http);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const duration = values.duration === undefined ? Number.POSITIVE_INFINITY : numberArg('--duration', values.duration, 0)!;
   if (!(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${values.duration}"`);
   const sosAt = values['sos-at'] === 'none' ? undefined : numberArg('--sos-at', values['sos-at'], 0) ?? (Number.isFinite(duration) ? Math.max(3, duration / 2) : 10);
-  const ackAfterMs = numberArg('--ack-after', values['ack-after'], 0)! * 1000;
+  const ackAfterMs = values['ack-after'] === 'none' ? undefined : numberArg('--ack-after', values['ack-after'], 0)! * 1000;
   const logger = createLogger('sim', { level: process.env.NREC_LOG_LEVEL ?? 'warn' });
   const say = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}nrec sim: ${line}\n`);
   const tty = process.stderr.isTTY === true;
@@ -56,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   const operator = await SimOperator.start(world.workDir, me);
   const platform = await Platform.start({
     brokerUrl: world.brokerUrl, storeDir: world.storeDir, logger, username: world.platformLogin?.username, password: world.platformLogin?.password,
-    contactsFile: operator.contactsFile, http: { host: '127.0.0.1', port: 0 },
+    contactsFile: operator.contactsFile, http: { ...listen, tiles: null },
   });
   const api = platform.api!.url;
   const token = newToken();
@@ -65,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   await writeFile(tokenFile, `${token.token}\n`, { mode: 0o600 });
   const ingest = platform.ingest;
   say(`broker ${values.broker ? world.brokerUrl : `${world.brokerUrl} (embedded)`}, GPS link via ${world.gps.via}, store ${world.storeDir}, agent log ${world.workDir}/agent.log`);
-  say(`console ${api}/ (operator token in ${tokenFile}); the simulated contact's webhook is ${operator.url}`);
+  say(`operator console ${api}/console/ (sign in with the token in ${tokenFile}); the simulated contact's webhook is ${operator.url}`);
   if (!media) say('evidence capture: off (--no-media)');
   const counts = { locations: 0, events: 0, media: 0 };
   const alarms = new Map<string, string>();
@@ -93,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   operator.on('notified', (n) => {
     if (n.deviceId !== me) return;
     say(`contact notified of alarm ${n.alarmId} (tier ${n.tier + 1}, attempt ${n.attempt + 1}) by webhook`);
-    if (acking.has(n.alarmId)) return;
+    if (acking.has(n.alarmId) || ackAfterMs === undefined) return; // --ack-after none: yours to acknowledge, on the console
     acking.add(n.alarmId);
     setTimeout(() => {
       void SimOperator.acknowledge(api, token.token, n.deviceId, n.alarmId).then(

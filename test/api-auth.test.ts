@@ -35,6 +35,13 @@ const REQUESTS: Array<{ route: ApiRoute; path: string; body?: unknown }> = [
   { route: ROUTES.listCommands, path: '/api/devices/dev-a/commands' },
   { route: ROUTES.command, path: '/api/commands/r-1' },
   { route: ROUTES.stream, path: '/api/stream' },
+  { route: ROUTES.events, path: '/api/events?severity=warning' },
+  { route: ROUTES.visitCheck, path: '/api/devices/dev-a/visits/s-1/verification' },
+  { route: ROUTES.chunk, path: '/api/devices/dev-a/visits/s-1/chunks/0' },
+  { route: ROUTES.bundle, path: '/api/devices/dev-a/visits/s-1/bundle' },
+  { route: ROUTES.consoleSettings, path: '/api/console' },
+  { route: ROUTES.tracks, path: '/api/tracks' },
+  { route: ROUTES.geofences, path: '/api/geofences' },
 ];
 
 /** The status of a request; the stream's body (which never ends) is not read. */
@@ -159,6 +166,43 @@ describe('API authentication', () => {
       expect(log.includes(t), `token ${name} in the log`).toBe(false);
       expect(log.includes(t.slice(22)), `secret of ${name} in the log`).toBe(false);
     }
+  });
+});
+
+describe('the console\'s static files', () => {
+  it('are served without a token (they hold no data), compressed, with headers that keep the page from being framed or loading anything but itself and map tiles; every other path still needs one', async () => {
+    const redirect = await fetch(`${api.url}/console`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toBe('/console/');
+    const page = await fetch(`${api.url}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="module" src="console.js"></script>');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    for (const d of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "img-src 'self' data: blob: https://tile.openstreetmap.org"]) expect(csp).toContain(d);
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+
+    const js = await fetch(`${api.url}/console/console.js`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('content-encoding')).toBe('gzip');
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+    const etag = js.headers.get('etag')!;
+    expect((await fetch(`${api.url}/console/console.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await fetch(`${api.url}/console/console.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await fetch(`${api.url}/console/nothing.js`)).status).toBe(404);
+
+    for (const path of ['/', '/favicon.ico', '/console.js', '/api/console']) expect((await call(api.url, path)).status, path).toBe(401);
+  });
+
+  it('say how to build them when they are not built', async () => {
+    const dir = cleanup.add(await makeTempDir('nrec-api-nobuild-'), (d) => d.remove());
+    const bare = cleanup.add(await startApiPlatform({ brokerUrl: mosquitto.url, storeDir: dir.path, api: { consoleDir: dir.file('no-console') } }), (a) => a.stop());
+    const res = await fetch(`${bare.url}/console/`);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toMatch(/the console is not built .*run npm run build/);
+    expect(bare.log.text).toMatch(/the operator console is not built/);
   });
 });
 

@@ -62,7 +62,8 @@ describe('nrec sim', () => {
     expect(run.summary.notified).toBeGreaterThanOrEqual(1);
     expect(run.summary.acknowledgedBy).toEqual({ [alarmId]: 'sim-operator' });
     expect(states[alarmId]).toBe('acknowledged');
-    expect(run.stderr).toMatch(/console http:\/\/127\.0\.0\.1:\d+\//);
+    // The platform it runs serves the operator console, and says where, with a token file to sign in with.
+    expect(run.stderr).toMatch(/nrec sim: operator console http:\/\/127\.0\.0\.1:\d+\/console\/ \(sign in with the token in \S+operator\.token\)/);
   });
 
   it('prints a capability that is unavailable, and why', async () => {

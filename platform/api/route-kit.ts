@@ -17,6 +17,8 @@ declare module 'fastify' {
     /** The lowest role the route allows (from the route table). */
     role?: ApiRole;
     operationId?: string;
+    /** The console's static files: answered without a token (they hold no data). */
+    public?: boolean;
   }
 }
 
@@ -33,6 +35,19 @@ export interface ApiContext {
   maxStreams: number;
   maxStreamsPerToken: number;
   streamRecheckMs: number;
+  /** Device public keys the ingest verifies against (<store>/keys). */
+  keysDir: string | undefined;
+  /** The wearers' names (contacts file): device id → name. */
+  deviceNames: () => Map<string, string>;
+  /** The console's map tile source; undefined: a plain background. */
+  tiles: TileSource | undefined;
+}
+
+export interface TileSource {
+  /** OSM-style template: {z}/{x}/{y}, optionally {s} (subdomains a, b, c). */
+  url: string;
+  attribution: string;
+  maxZoom: number;
 }
 
 /** An answer other than 2xx, with the code a client branches on and a message for a person. */

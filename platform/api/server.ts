@@ -5,10 +5,13 @@ import { StoreError, type PlatformStore } from '../store/index.js';
 import { Authenticator } from './auth.js';
 import { DEFAULT_SILENCE_MS } from './device-state.js';
 import { RateLimiter } from './rate-limit.js';
-import { ApiError, type ApiContext } from './route-kit.js';
+import { ConsoleFiles, defaultConsoleDir, serveConsole } from './console-files.js';
+import { ApiError, type ApiContext, type TileSource } from './route-kit.js';
 import { alarmRoutes } from './routes/alarms.js';
 import { commandRoutes } from './routes/commands.js';
+import { consoleRoutes } from './routes/console.js';
 import { deviceRoutes } from './routes/devices.js';
+import { evidenceRoutes } from './routes/evidence.js';
 import { metaRoutes } from './routes/meta.js';
 import { streamRoutes } from './routes/stream.js';
 import { visitRoutes } from './routes/visits.js';
@@ -21,8 +24,19 @@ export interface ApiDeps {
   commands: CommandSenderApi;
   hub: StreamHub;
   logger: Logger;
+  /** Device public keys the ingest verifies evidence against (<store>/keys); the store's registered keys otherwise. */
+  keysDir?: string;
+  /** The wearers' names, from the contacts file: device id → name. */
+  deviceNames?: () => Map<string, string>;
   now?: () => number;
 }
+
+/** OpenStreetMap's standard tiles: the default tile source (their usage policy asks for light use; run your own for a control room). */
+export const DEFAULT_TILES: TileSource = {
+  url: 'https://tile.openstreetmap.org/{z}/{x}/{y}.png',
+  attribution: '© OpenStreetMap contributors',
+  maxZoom: 19,
+};
 
 export interface ApiOptions {
   /** A device silent for longer is offline (default 2 min). */
@@ -40,6 +54,10 @@ export interface ApiOptions {
   streamRecheckMs?: number;
   /** Take the client address from X-Forwarded-For (behind a reverse proxy only). */
   trustProxy?: boolean;
+  /** The console's map tiles (default OpenStreetMap's); null: none, the map draws on a plain background. */
+  tiles?: TileSource | null;
+  /** Where the built console is (default <repo>/dist/console). */
+  consoleDir?: string;
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -76,7 +94,12 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
     maxStreams: o.maxStreams ?? 200,
     maxStreamsPerToken: o.maxStreamsPerToken ?? 10,
     streamRecheckMs: o.streamRecheckMs ?? 30_000,
+    keysDir: deps.keysDir,
+    deviceNames: deps.deviceNames ?? (() => new Map()),
+    tiles: o.tiles === null ? undefined : (o.tiles ?? DEFAULT_TILES),
   };
+  const consoleFiles = new ConsoleFiles(o.consoleDir ?? defaultConsoleDir());
+  if (!consoleFiles.built) logger.warn({ dir: consoleFiles.dir }, 'the operator console is not built: /console/ answers 503 until npm run build has made it');
 
   const app = Fastify({
     // Fastify logs nothing itself (its request lines would carry ?access_token=): onResponse below logs, redacted.
@@ -95,6 +118,7 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    if (req.routeOptions.config.public === true) return;
     const header = req.headers.authorization;
     let presented: string | undefined;
     if (header !== undefined) {
@@ -149,7 +173,10 @@ export function buildApi(deps: ApiDeps, o: ApiOptions = {}): FastifyInstance {
   alarmRoutes(app, ctx);
   visitRoutes(app, ctx);
   commandRoutes(app, ctx);
+  evidenceRoutes(app, ctx);
+  consoleRoutes(app, ctx);
   streamRoutes(app, ctx);
+  serveConsole(app, consoleFiles, ctx.tiles?.url);
   return app;
 }
 

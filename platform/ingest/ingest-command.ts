@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { parseCommandArgs, UsageError } from '../../lib/cli-args.js';
 import { createLogger } from '../../lib/logger.js';
 import { parseListen } from '../api/listen-address.js';
+import { DEFAULT_TILES } from '../api/server.js';
+import type { TileSource } from '../api/route-kit.js';
 import { ContactsError } from '../desk/index.js';
 import { Platform } from '../platform.js';
 
@@ -33,11 +35,13 @@ export async function main(argv: string[]): Promise<number> {
       http: { type: 'string' },
       'offline-after': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
+      tiles: { type: 'string' },
+      'tiles-attribution': { type: 'string' },
     },
   });
   if (values.store === undefined) throw new UsageError('--store DIR is required (evidence files and device keys live there)');
   if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
-  let http: { host: string; port: number; silenceMs?: number; trustProxy?: boolean } | undefined;
+  let http: { host: string; port: number; silenceMs?: number; trustProxy?: boolean; tiles?: TileSource | null } | undefined;
   try {
     if (values.http !== undefined) http = { ...parseListen(values.http), trustProxy: values['trust-proxy'] };
   } catch (err) {
@@ -48,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     if (http === undefined) throw new UsageError('--offline-after goes with --http');
     if (!(s >= 1 && s <= 86_400)) throw new UsageError(`--offline-after "${values['offline-after']}" must be 1 to 86400 seconds`);
     http.silenceMs = s * 1000;
+  }
+  if (values.tiles !== undefined || values['tiles-attribution'] !== undefined) {
+    if (http === undefined) throw new UsageError('--tiles and --tiles-attribution go with --http');
+    http.tiles = parseTiles(values.tiles, values['tiles-attribution']);
   }
   const file = async (flag: string, path: string | undefined): Promise<Buffer | undefined> => {
     if (path === undefined) return undefined;
@@ -98,4 +106,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${JSON.stringify(ingest.stats)}\n`);
   return 0;
+}
+
+/** --tiles URL|none and --tiles-attribution: the console map's tile source. */
+export function parseTiles(url: string | undefined, attribution: string | undefined): TileSource | null {
+  if (url === 'none') {
+    if (attribution !== undefined) throw new UsageError('--tiles-attribution makes no sense with --tiles none');
+    return null;
+  }
+  if (url === undefined) return { ...DEFAULT_TILES, attribution: attribution ?? DEFAULT_TILES.attribution };
+  if (!/^https?:\/\/[^/?#]+\//i.test(url)) throw new UsageError(`--tiles "${url}" must be an http:// or https:// URL template (or none)`);
+  const missing = ['{z}', '{x}', '{y}'].filter((p) => !url.includes(p));
+  if (missing.length > 0) throw new UsageError(`--tiles "${url}" lacks ${missing.join(', ')}: an OSM-style template looks like https://tile.example.org/{z}/{x}/{y}.png`);
+  return { url, attribution: attribution ?? '', maxZoom: 19 };
 }

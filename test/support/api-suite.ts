@@ -274,6 +274,56 @@ export function apiSuite(h: ApiSuiteHarness): void {
       expect(set).toMatchObject({ status: 'ok', by: 'root', result: { changed: ['logLevel'] } });
     });
 
+    it('gives the console its settings, every device\'s track in one request, the geofences in force and the devices\' faults', async () => {
+      const settings = documented(ROUTES.consoleSettings, await call(api.url, '/api/console', { token: viewer }), 200);
+      expect(settings).toEqual({ tiles: { url: 'https://tile.openstreetmap.org/{z}/{x}/{y}.png', attribution: '© OpenStreetMap contributors', maxZoom: 19 }, names: {}, silenceMs: 120_000 });
+
+      const d = new TestDevice('dev-trk');
+      const now = Date.now();
+      const inside = [now - 50 * 60_000, now - 20 * 60_000, now - 60_000];
+      await api.store.commit([
+        d.location({ time: now - 2 * 3_600_000, lat: 50, lon: 10 }),
+        ...inside.map((t, i) => d.location({ time: t, lat: 52.5 + i / 1000, lon: 13.4, accuracyM: 5 + i })),
+        d.event('storage', 'storage is 91 % full', undefined, { rx: now - 5000 }),
+        d.msg('event', { kind: 'gps.link', severity: 'info', message: 'GPS receiver back' }, { rx: now - 4000 }),
+      ], []);
+      const tracks = documented(ROUTES.tracks, await call(api.url, '/api/tracks', { token: viewer }), 200) as any;
+      const mine = tracks.tracks.find((t: any) => t.deviceId === 'dev-trk');
+      expect(mine).toEqual({ deviceId: 'dev-trk', truncated: false, points: inside.map((t, i) => ({ t, lat: 52.5 + i / 1000, lon: 13.4, acc: 5 + i })) });
+      const newest = documented(ROUTES.tracks, await call(api.url, '/api/tracks?limit=2', { token: viewer }), 200) as any;
+      expect(newest.tracks.find((t: any) => t.deviceId === 'dev-trk')).toMatchObject({ truncated: true, points: [{ t: inside[1] }, { t: inside[2] }] });
+      const older = documented(ROUTES.tracks, await call(api.url, `/api/tracks?from=${now - 3 * 3_600_000}&to=${now - 3_600_000}`, { token: viewer }), 200) as any;
+      expect(older.tracks.find((t: any) => t.deviceId === 'dev-trk').points.map((p: any) => p.lat)).toEqual([50]);
+
+      // The geofence the commands test set on dev-cmd (the device answered ok), then cleared.
+      const fences = documented(ROUTES.geofences, await call(api.url, '/api/geofences', { token: viewer }), 200) as any;
+      expect(fences.geofences).toEqual([expect.objectContaining({ deviceId: 'dev-cmd', id: 'home-7', lat: 52.52, lon: 13.405, radiusM: 60, source: 'geofence', status: 'ok' })]);
+      await call(api.url, '/api/devices/dev-cmd/commands?wait=5000', { method: 'POST', token: op, body: { name: 'geofence.clear', args: { id: 'home-7' } } });
+      expect((documented(ROUTES.geofences, await call(api.url, '/api/geofences', { token: viewer }), 200) as any).geofences).toEqual([]);
+
+      const faults = documented(ROUTES.events, await call(api.url, '/api/events?deviceId=dev-trk&severity=warning', { token: viewer }), 200) as any;
+      expect(faults.events.map((e: any) => [e.kind, e.severity, e.message])).toEqual([['storage', 'warning', 'storage is 91 % full']]);
+      expect(faults.events[0].ageMs).toBe(faults.now - (now - 5000));
+      const all = documented(ROUTES.events, await call(api.url, '/api/events?deviceId=dev-trk', { token: viewer }), 200) as any;
+      expect(all.events.map((e: any) => e.kind)).toEqual(['gps.link', 'storage']);
+      expect(refused(await call(api.url, '/api/events?severity=loud', { token: viewer }), 400, 'invalid')).toMatch(/severity/);
+    });
+
+    it('audits a visit whose files are not in the evidence store: every chunk missing, none served, no bundle', async () => {
+      // dev-vis s-1 from the visits test: indexed, but its files were never written (the fixtures index paths only).
+      const check = documented(ROUTES.visitCheck, await call(api.url, '/api/devices/dev-vis/visits/s-1/verification', { token: viewer }), 200) as any;
+      expect(check).toMatchObject({ deviceId: 'dev-vis', sessionId: 's-1', state: 'failed' });
+      expect(check.chunks.map((c: any) => [c.index, c.state])).toEqual([[0, 'missing'], [1, 'missing'], [2, 'missing']]);
+      expect(check.chunks[0].reason).toBe('listed in the signed manifest but not in the stored chain');
+      expect(check.problems).toEqual(expect.arrayContaining([expect.stringMatching(/no registered public key for device dev-vis/), expect.stringMatching(/no manifest/)]));
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-1/chunks/0', { token: op }), 404, 'missing')).toMatch(/file of chunk 0 is missing/);
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-1/chunks/1', { token: op }), 409, 'rejected')).toMatch(/not verified at intake/);
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-1/chunks/7', { token: op }), 404, 'not-found')).toMatch(/no chunk 7/);
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-1/bundle', { token: op }), 404, 'not-found')).toMatch(/no stored chain/);
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-9/verification', { token: viewer }), 404, 'not-found')).toMatch(/s-9/);
+      expect(refused(await call(api.url, '/api/devices/dev-vis/visits/s-1/chunks/0', { token: viewer }), 403, 'forbidden')).toMatch(/operator/);
+    });
+
     it('answers in the documented error shape when the request is malformed', async () => {
       expect(refused(await call(api.url, '/api/alarms?open=maybe', { token: viewer }), 400, 'invalid')).toMatch(/open/);
       expect(refused(await call(api.url, '/api/devices?x=1', { token: viewer }), 400, 'invalid')).toMatch(/additional properties/);

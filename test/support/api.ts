@@ -36,13 +36,23 @@ export interface ApiPlatform {
   stop(): Promise<void>;
 }
 
-export async function startApiPlatform(o: { brokerUrl: string; storeDir: string; db?: string; api?: ApiOptions; now?: () => number }): Promise<ApiPlatform> {
-  const log = new LogCapture();
+export async function startApiPlatform(o: {
+  brokerUrl: string; storeDir: string; db?: string; api?: ApiOptions; now?: () => number;
+  /** Listen here (default a free port): a restarted platform where the console expects it. */
+  port?: number;
+  /** Take evidence (default false). */
+  media?: boolean;
+  contactsFile?: string;
+  /** The ingest's persistent session (default a fresh one): the same again after a restart. */
+  clientId?: string;
+  log?: LogCapture;
+}): Promise<ApiPlatform> {
+  const log = o.log ?? new LogCapture();
   const logger = createLogger('platform', { level: 'debug', destination: log, pretty: false });
   const platform = await Platform.start({
-    brokerUrl: o.brokerUrl, storeDir: o.storeDir, db: o.db, logger, media: false, now: o.now,
-    clientId: `api-test-${Math.random().toString(36).slice(2, 10)}`,
-    http: { host: '127.0.0.1', port: 0, ...o.api },
+    brokerUrl: o.brokerUrl, storeDir: o.storeDir, db: o.db, logger, media: o.media ?? false, now: o.now, contactsFile: o.contactsFile,
+    clientId: o.clientId ?? `api-test-${Math.random().toString(36).slice(2, 10)}`,
+    http: { host: '127.0.0.1', port: o.port ?? 0, ...o.api },
   });
   return { platform, url: platform.api!.url, store: platform.store, log, stop: () => platform.stop() };
 }

@@ -43,6 +43,19 @@ export function deviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return JSON.stringify(toGeoJson(positions));
   });
 
+  route(app, ROUTES.events, async (req) => {
+    const q = req.query as Static<typeof ROUTES.events.query>;
+    const range = timeRange(q);
+    const rank = { info: 0, warning: 1, critical: 2 } as const;
+    const min = rank[q.severity ?? 'info'];
+    const now = ctx.now();
+    const events = (await ctx.store.events({ ...range, ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}), limit: 5000, order: 'desc' }))
+      .filter((e) => rank[e.severity] >= min)
+      .slice(0, q.limit ?? 200)
+      .map((e) => ({ ...e, ageMs: now - e.rx }));
+    return { now, events };
+  });
+
   route(app, ROUTES.health, async (req) => {
     const { deviceId } = req.params as DeviceParams;
     const q = req.query as Static<typeof ROUTES.health.query>;

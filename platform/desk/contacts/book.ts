@@ -121,6 +121,13 @@ export class ContactBook {
     return this.#p.defaultEscalation;
   }
 
+  /** Every device the file names a wearer for: id → name. */
+  deviceNames(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [id, d] of this.#p.devices) if (d.name !== undefined) out.set(id, d.name);
+    return out;
+  }
+
   /** The wearer's name from the file, else the device id. */
   displayName(deviceId: string): string {
     return this.#p.devices.get(deviceId)?.name ?? deviceId;

@@ -4,5 +4,5 @@ export { EvidenceIntake, type IntakeOptions, type IntakeResult } from './intake.
 export { keyRingFromMap, loadKeyRing, parsePem, type KeyRing } from './keys.js';
 export { DirKeyRing } from './dir-key-ring.js';
 export { chunkKey, Reassembler, type AssemblyOutcome, type ReassemblerOptions } from './reassembler.js';
-export { formatReport, verifyStore, type Problem, type SessionSummary, type StoreReport } from './verify.js';
+export { auditSession, formatReport, verifyStore, type Problem, type SessionAudit, type SessionSummary, type StoreReport } from './verify.js';
 export { main as verifyMain } from './verify-command.js';

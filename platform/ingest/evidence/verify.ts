@@ -48,15 +48,36 @@ export async function verifyStore(root: string, keys: KeyRing): Promise<StoreRep
   return report;
 }
 
-async function verifySession(dir: string, deviceId: string, sessionId: string, keys: KeyRing): Promise<{ list: Problem[]; chunks: number; manifest: boolean }> {
+/** One session audited: the problems, and what was read (the chain, the manifest, which chunk files are there). */
+export interface SessionAudit {
+  problems: Problem[];
+  /** The stored chain (empty when it could not be read). */
+  records: ChunkRecord[];
+  /** The manifest, when there is a valid one. */
+  manifest?: Manifest;
+  /** Indexes of the chain's chunks whose file exists. */
+  present: Set<number>;
+  /** A device key was there to check signatures with. */
+  keyFound: boolean;
+  /** No manifest file at all (a session still recording, or one whose manifest was removed): one of the problems. */
+  manifestAbsent: boolean;
+}
+
+/**
+ * Audits one session directory (`<root>/<deviceId>/<sessionId>`) as
+ * verifyStore does, returning what it read beside the problems, so a caller
+ * can say per chunk whether it is verified, missing or rejected.
+ */
+export async function auditSession(dir: string, deviceId: string, sessionId: string, keys: KeyRing): Promise<SessionAudit> {
   const list: Problem[] = [];
+  const present = new Set<number>();
   const say = (problem: string, index?: number) => list.push(index === undefined ? { deviceId, sessionId, problem } : { deviceId, sessionId, index, problem });
   const pub = keys.get(deviceId);
   if (pub === undefined) say(`no registered public key for device ${deviceId} in ${keys.source}; signatures cannot be checked`);
   const chain = await readChainFile(join(dir, CHAIN_FILE));
   if (!chain.ok) {
     say(chain.reason);
-    return { list, chunks: 0, manifest: false };
+    return { problems: list, records: [], present, keyFound: pub !== undefined, manifestAbsent: false };
   }
   const records = chain.records;
   let prev = genesisLink(deviceId, sessionId);
@@ -68,33 +89,44 @@ async function verifySession(dir: string, deviceId: string, sessionId: string, k
     if (r.prevLink !== prev) say(`prevLink does not continue the chain from ${pos === 0 ? 'the session genesis' : `chunk ${records[pos - 1].meta.index}`}`, at);
     if (r.link !== chainLink(r.prevLink, m)) say('link is not H(prevLink ‖ meta): the metadata was altered', at);
     if (pub !== undefined && !verifyDigestSignature(r.link, r.sig, pub)) say(`signature does not verify with the device key (${keys.source})`, at);
-    await checkChunkFile(join(dir, chunkFileName(m.index)), r, (p) => say(p, at));
+    if (await checkChunkFile(join(dir, chunkFileName(m.index)), r, (p) => say(p, at))) present.add(m.index);
     prev = r.link; // continue from what is stored, so one bad chunk is named once, not as a cascade
   }
   const listed = new Set(records.map((r) => chunkFileName(r.meta.index)));
-  for (const f of (await readdir(dir)).sort()) {
+  // A session directory that is gone altogether (the API audits what the store indexed) has nothing unlisted.
+  for (const f of (await readdir(dir).catch(() => [] as string[])).sort()) {
     if (/^chunk-\d+\.ts$/.test(f) && !listed.has(f)) say(`${f} is stored but not in the chain`);
   }
   const manifest = await readManifest(join(dir, MANIFEST_FILE));
   if (manifest === undefined) {
     say('no manifest: the session was never closed, or its manifest was removed');
-    return { list, chunks: records.length, manifest: false };
+    return { problems: list, records, present, keyFound: pub !== undefined, manifestAbsent: true };
   }
   if (typeof manifest === 'string') {
     say(manifest);
-    return { list, chunks: records.length, manifest: false };
+    return { problems: list, records, present, keyFound: pub !== undefined, manifestAbsent: false };
   }
   checkManifest(manifest, records, deviceId, sessionId, pub === undefined ? undefined : (d, s) => verifyDigestSignature(d, s, pub), say);
-  return { list, chunks: records.length, manifest: true };
+  return { problems: list, records, manifest, present, keyFound: pub !== undefined, manifestAbsent: false };
 }
 
-async function checkChunkFile(path: string, r: ChunkRecord, say: (p: string) => void): Promise<void> {
+async function verifySession(dir: string, deviceId: string, sessionId: string, keys: KeyRing): Promise<{ list: Problem[]; chunks: number; manifest: boolean }> {
+  const a = await auditSession(dir, deviceId, sessionId, keys);
+  return { list: a.problems, chunks: a.records.length, manifest: a.manifest !== undefined };
+}
+
+/** Checks a chunk file against its signed meta; false when the file is not there. */
+async function checkChunkFile(path: string, r: ChunkRecord, say: (p: string) => void): Promise<boolean> {
   const name = chunkFileName(r.meta.index);
   const st = await stat(path).catch(() => undefined);
-  if (st === undefined) return say(`${name} is missing`);
+  if (st === undefined) {
+    say(`${name} is missing`);
+    return false;
+  }
   if (st.size !== r.meta.bytes) say(`${name} has ${st.size} bytes, the signed meta says ${r.meta.bytes}`);
   const sha = await sha256File(path);
   if (sha !== r.meta.sha256) say(`sha256 of ${name} (${sha.slice(0, 12)}…) differs from the signed meta (${r.meta.sha256.slice(0, 12)}…): the file was altered or replaced`);
+  return true;
 }
 
 function checkManifest(
