@@ -86,7 +86,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
   /** One chain of work per alarm, so what this desk does to one alarm happens in order. */
   readonly #chains = new Map<string, Promise<unknown>>();
   /** The version of each alarm last announced (own changes and other desks'). */
-  readonly #announced = new Map<string, number>();
+  readonly #announced = new Map<string, string>();
   #timer: TimerHandle | undefined;
   #ticking: Promise<void> | undefined;
   #adoptedAt = 0;
@@ -341,7 +341,11 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     }
   }
 
-  /** Re-reads an alarm and emits `change` (once per version). */
+  /**
+   * Re-reads an alarm and emits `change` when what it shows changed: its row's version, and what lives
+   * beside the row (the device's answer to alarm.ack, the outcome of notification attempts) — a command
+   * settling after the row last changed must still reach the console.
+   */
   #changed(deviceId: string, alarmId: string): void {
     void this.#announce(deviceId, alarmId).catch((err: Error) => this.#o.logger.debug({ deviceId, alarmId, err: err.message }, 'could not read a changed alarm'));
   }
@@ -350,8 +354,9 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     const row = (await this.#row(deviceId, alarmId))!;
     const alarm = await this.#view(row);
     const k = `${deviceId}/${alarmId}`;
-    if ((this.#announced.get(k) ?? 0) < row.version) {
-      this.#announced.set(k, row.version);
+    const seen = `${row.version}|${JSON.stringify([alarm.deviceState, alarm.ackCommand?.status, alarm.attempts.map((t) => t.result)])}`;
+    if (this.#announced.get(k) !== seen) {
+      this.#announced.set(k, seen);
       this.emit('change', alarm);
     }
     return alarm;
@@ -409,7 +414,7 @@ export class AlarmDesk extends EventEmitter<AlarmDeskEvents> implements AlarmDes
     this.#lastSeen = now;
     for (const r of await store.select(sql.SELECT_CHANGED, [since])) {
       const k = `${String(r.device_id)}/${String(r.alarm_id)}`;
-      if ((this.#announced.get(k) ?? 0) < Number(r.version)) this.#changed(String(r.device_id), String(r.alarm_id));
+      if (Number((this.#announced.get(k) ?? '0').split('|')[0]) < Number(r.version)) this.#changed(String(r.device_id), String(r.alarm_id));
     }
   }
 }
