@@ -31,8 +31,8 @@ export interface ControlPumpEvents {
 }
 
 interface LaneState {
-  /** Published, waiting for PUBACK (this connection). */
-  pub: { messages: number; bytes: number };
+  /** Published, waiting for PUBACK (this connection): publishes, their bytes, and the outbox rows they carry. */
+  pub: { messages: number; bytes: number; rows: number };
   /** PUBACKed, waiting for the platform's confirmation: row id → when and how big (insertion order = time order). */
   awaiting: Map<number, { at: number; bytes: number }>;
   /** Refused by the broker, kept (in flight in the outbox, so not taken again) until retryAt. */
@@ -44,7 +44,7 @@ interface LaneState {
   timeoutMs: number;
 }
 
-const empty = (): LaneState['pub'] => ({ messages: 0, bytes: 0 });
+const empty = (): LaneState['pub'] => ({ messages: 0, bytes: 0, rows: 0 });
 
 function await_(st: LaneState, rowId: number, at: number, bytes: number): void {
   if (st.awaiting.has(rowId)) return;
@@ -115,6 +115,14 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
   readonly #refused = new Map<string, { refusal: Refusal; backoff: Backoff; retryAt: number; probing: boolean }>();
   readonly #timer: NodeJS.Timeout;
   #epoch = 0;
+  /**
+   * Bumped by resendNow(). A publish still waiting for its PUBACK when the platform said it is back
+   * may have reached the broker before the platform's subscription did (measured: a backlog batch
+   * sent right after a broker restart, its PUBACK processed just after the platform's "online"):
+   * its PUBACK then only means "nobody was listening", and it is sent again at once instead of
+   * waiting out the confirmation timeout.
+   */
+  #resendGen = 0;
   #connectedAt = 0;
   #scheduled = false;
 
@@ -169,8 +177,10 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
    * platform says it is back: a broker that restarted empty lost it). Returns how many.
    */
   resendNow(): number {
+    this.#resendGen++;
     let n = 0;
     for (const st of this.#lanes.values()) {
+      n += st.pub.rows;
       const ids = [...st.awaiting.keys()];
       for (const id of ids) unmark(st, id);
       st.timeoutMs = this.#o.confirmTimeoutMs;
@@ -238,6 +248,7 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
       : entries.map((e) => ({ topic: e.topic, payload: e.payload, retain: e.retain, rows: [e] }));
     const st = this.#lanes.get(lane)!;
     const epoch = this.#epoch;
+    const gen = this.#resendGen;
     const now = this.#o.now();
     for (const s of sends) {
       const refused = this.#refused.get(s.topic);
@@ -249,20 +260,26 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
         refused.probing = true; // this one goes; the rest of the topic waits for its answer
       }
       const bytes = s.payload.length;
+      const rows = s.rows.length;
       st.pub.messages++;
       st.pub.bytes += bytes;
+      st.pub.rows += rows;
       this.#session.publish(s.topic, s.payload, { qos: 1, retain: s.retain }).then(
         () => {
           if (epoch !== this.#epoch) return;
-          this.#settle(st, bytes);
+          this.#settle(st, bytes, rows);
           this.#accepted(s.topic);
+          if (gen !== this.#resendGen) {
+            this.#outbox.release(s.rows.map((r) => r.rowId));
+            return;
+          }
           const at = this.#o.now();
           // A confirmation may have overtaken the PUBACK: only rows still in flight wait for one.
           for (const r of s.rows) if (this.#outbox.isInFlight(r.rowId)) await_(st, r.rowId, at, r.bytes);
         },
         (err: Error & { code?: unknown }) => {
           if (epoch !== this.#epoch) return;
-          this.#settle(st, bytes);
+          this.#settle(st, bytes, rows);
           const refusal = refusalOf(s.topic, err);
           if (refusal === undefined) {
             const r = this.#refused.get(s.topic);
@@ -279,9 +296,10 @@ export class ControlPump extends EventEmitter<ControlPumpEvents> {
     }
   }
 
-  #settle(st: LaneState, bytes: number): void {
+  #settle(st: LaneState, bytes: number, rows: number): void {
     st.pub.messages--;
     st.pub.bytes -= bytes;
+    st.pub.rows -= rows;
     this.kick();
   }
 
