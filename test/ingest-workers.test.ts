@@ -16,79 +16,20 @@
 //    the dead worker's persistent session), then it is restarted: the chunk
 //    completes from the spool, without the parts it had received being sent
 //    again, and is stored once.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic, inboundTopic } from '../protocol/index.js';
 import { makeSimDevice, SimEvidenceSession, type SignedChunk } from '../simulator/camera/index.js';
-import { Cleanup, cliPath, Mosquitto, makeTempDir, waitFor, type TempDir } from './support/index.js';
+import { Cleanup, Mosquitto, makeTempDir, waitFor, type TempDir } from './support/index.js';
+import { IngestProcess } from './support/ingest-process.js';
 import { runVerify, storedSession } from './support/evidence.js';
 
 const PART = 4096;
 const device = makeSimDevice('sim-w');
-
-/** `nrec ingest` as a child process; keeps every output line of every run (logs go to stderr as JSON). */
-class Worker {
-  readonly lines: string[] = [];
-  readonly #lineEvents = new EventEmitter();
-  #child: ChildProcess | undefined;
-  /** Index into `lines` where the current run began. */
-  runStart = 0;
-
-  constructor(readonly name: string, readonly args: string[]) {}
-
-  /** Starts the process and resolves once it has subscribed and settled the spool. */
-  async start(): Promise<void> {
-    this.runStart = this.lines.length;
-    const child = spawn(process.execPath, [cliPath(), 'ingest', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NREC_LOG_LEVEL: 'debug' } });
-    this.#child = child;
-    for (const s of [child.stdout, child.stderr]) {
-      createInterface({ input: s }).on('line', (l) => {
-        this.lines.push(l);
-        this.#lineEvents.emit('line', l);
-      });
-    }
-    await this.waitForLine('"ready":true', this.runStart);
-  }
-
-  /** Resolves with the first line from `from` on that contains `text`. */
-  waitForLine(text: string, from = 0, timeoutMs = 20_000): Promise<string> {
-    const seen = this.lines.slice(from).find((l) => l.includes(text));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const on = (l: string) => {
-        if (!l.includes(text)) return;
-        clearTimeout(t);
-        this.#lineEvents.off('line', on);
-        resolve(l);
-      };
-      const t = setTimeout(() => {
-        this.#lineEvents.off('line', on);
-        reject(new Error(`${this.name} printed no "${text}" within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`));
-      }, timeoutMs);
-      this.#lineEvents.on('line', on);
-    });
-  }
-
-  /** Parsed JSON log lines with this message. */
-  logs(msg: string): Array<Record<string, unknown>> {
-    return this.lines.filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-
-  /** Sends a signal and waits for the exit. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.#child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    await exited;
-  }
-}
 
 /** Collects the ids the ingest acknowledges to the device, and how often. */
 class AckWatch extends EventEmitter {
@@ -150,7 +91,7 @@ describe('ingest workers sharing one store (MQTT 5 shared subscription)', () => 
   let store: TempDir;
   let client: MqttClient;
   let acks: AckWatch;
-  let workers: Worker[];
+  let workers: IngestProcess[];
 
   const publish = (m: { sub: string; payload: Buffer }) => client.publishAsync(deviceTopic(device.deviceId, 'media', m.sub), m.payload, { qos: 1 });
   const spoolDir = (sessionId: string) => join(store.path, '_incoming', device.deviceId, sessionId);
@@ -158,7 +99,7 @@ describe('ingest workers sharing one store (MQTT 5 shared subscription)', () => 
   /** "evidence stored" lines naming this chunk, over every run of every worker. */
   const storedLines = (key: string) => workers.flatMap((w) => w.logs('evidence stored')).filter((l) => l.chunk === key).length;
   /** Chunk keys whose parts this worker spooled, from line `from` on. */
-  const spooledBy = (w: Worker, from = 0) => new Set(w.lines.slice(from).filter((l) => l.includes('"msg":"evidence part spooled"')).map((l) => String((JSON.parse(l) as { chunk: string }).chunk)));
+  const spooledBy = (w: IngestProcess, from = 0) => new Set(w.lines.slice(from).filter((l) => l.includes('"msg":"evidence part spooled"')).map((l) => String((JSON.parse(l) as { chunk: string }).chunk)));
 
   beforeAll(async () => {
     mosquitto = cleanup.add(await Mosquitto.start(), (m) => m.dispose());
@@ -168,7 +109,7 @@ describe('ingest workers sharing one store (MQTT 5 shared subscription)', () => 
     client = cleanup.add(await mqtt.connectAsync(mosquitto.url, { clientId: 'nrec-test-device' }), (c) => c.endAsync());
     acks = new AckWatch(client);
     await client.subscribeAsync(inboundTopic(device.deviceId, 'ack'), { qos: 1 });
-    workers = ['w1', 'w2'].map((n) => new Worker(n, ['--broker', mosquitto.url, '--store', store.path, '--share', 'nrec', '--client-id', `nrec-ingest-${n}`]));
+    workers = ['w1', 'w2'].map((n) => new IngestProcess(['--broker', mosquitto.url, '--store', store.path, '--share', 'nrec', '--client-id', `nrec-ingest-${n}`], { name: n, logLevel: 'debug' }));
     for (const w of workers) cleanup.add(w, (x) => x.stop('SIGKILL'));
     await Promise.all(workers.map((w) => w.start()));
   }, 60_000);

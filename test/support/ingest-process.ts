@@ -11,12 +11,13 @@ export class IngestProcess {
   /** Index into `lines` where the current run began. */
   runStart = 0;
 
-  constructor(readonly args: string[]) {}
+  /** `name` appears in errors (several workers); `logLevel` is the child's NREC_LOG_LEVEL (default info). */
+  constructor(readonly args: string[], readonly opts: { name?: string; logLevel?: string } = {}) {}
 
   /** Starts it and resolves once it has connected and subscribed ("ready" on stdout). */
   async start(): Promise<void> {
     this.runStart = this.lines.length;
-    const child = spawn(process.execPath, [cliPath(), 'ingest', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NREC_LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [cliPath(), 'ingest', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NREC_LOG_LEVEL: this.opts.logLevel ?? 'info' } });
     this.#child = child;
     for (const s of [child.stdout, child.stderr]) {
       createInterface({ input: s }).on('line', (l) => {
@@ -44,7 +45,7 @@ export class IngestProcess {
       };
       const t = setTimeout(() => {
         this.#events.off('line', on);
-        reject(new Error(`nrec ingest printed no "${text}" within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`));
+        reject(new Error(`${this.opts.name ?? 'nrec ingest'} printed no "${text}" within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`));
       }, timeoutMs);
       this.#events.on('line', on);
     });
