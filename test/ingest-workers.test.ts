@@ -171,14 +171,15 @@ describe('ingest workers sharing one store (MQTT 5 shared subscription)', () => 
     for (const m of early) await publish(m);
     // Both workers have spooled their share: the header and six parts are on disk, some of them written by w1.
     await waitFor('header and 6 parts spooled', () => spoolEntries('killed-1').includes('0') && readdirSync(join(spoolDir('killed-1'), '0')).length === 7, 20_000);
-    expect(spooledBy(w1, w1.runStart).has(key)).toBe(true);
+    // Its log line can reach us after the file is on disk (a pipe away): wait for it.
+    await waitFor('w1 to say it spooled part of the chunk', () => spooledBy(w1, w1.runStart).has(key) || undefined, 10_000);
     await w1.stop('SIGKILL');
 
     for (const m of late) await publish(m); // some go to w2, some wait in w1's persistent session
     await w1.start();
     await acks.until([chunk.header(PART).id]);
     // Mosquitto 2.0 keeps routing the group's messages to a member's offline persistent session: the restarted w1 got its share of the rest.
-    expect(spooledBy(w1, w1.runStart).has(key), 'the restarted worker received queued parts of the chunk').toBe(true);
+    await waitFor('the restarted worker to say it received queued parts of the chunk', () => spooledBy(w1, w1.runStart).has(key) || undefined, 10_000);
     await waitFor('its "evidence stored" line', () => storedLines(key) > 0, 10_000);
     expect(storedLines(key)).toBe(1);
     expect(storedSession(store.path, device.deviceId, 'killed-1').chain.map((r) => r.link)).toEqual([chunk.record.link]);
