@@ -12,9 +12,8 @@ export interface OpenSqliteOptions {
   busyWaitMs?: number;
 }
 
-/** True for SQLite's "database is busy/locked" results (extended codes included). */
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
+/** True for SQLite's "database is busy/locked" result codes (extended codes included). */
+export function isSqliteBusy(code: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
@@ -51,7 +50,7 @@ export function openSqlite(path: string, o: OpenSqliteOptions = {}): SqliteDb {
       return db;
     } catch (err) {
       db?.close();
-      if (isBusy(err) && Date.now() < deadline) {
+      if (isSqliteBusy((err as { code?: unknown }).code) && Date.now() < deadline) {
         sleepSync(Math.min(200, 10 * 2 ** attempt));
         continue;
       }

@@ -39,7 +39,7 @@ import { lostInState, readAgentState, type PlatformAt } from './support/crash-ex
 import { buildCrashState, VARIANTS, type Variant } from './support/crash-explorer/crash-state.js';
 import { loadTrace, straceArgs, type LoadedTrace } from './support/crash-explorer/load-trace.js';
 import { PlatformRecord, seedStore } from './support/crash-explorer/platform-record.js';
-import { killTree } from './support/crash-explorer/process-tree.js';
+import { killTree } from './support/process-tree.js';
 import { Cleanup, makeTempDir, Mosquitto, nextStored, requireTool, waitFor, World } from './support/index.js';
 import { runVerify, storedSessions } from './support/evidence.js';
 

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { isSqliteBusy } from '../../lib/sqlite.js';
 import { StoreError, type StoreFailure } from './types.js';
 
 /*
@@ -15,7 +16,7 @@ function sqliteKind(code: string | undefined): StoreFailure {
   if (code === undefined) return 'other';
   if (code === 'SQLITE_FULL') return 'full';
   if (code.startsWith('SQLITE_READONLY')) return 'read-only';
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (isSqliteBusy(code)) return 'busy';
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'io';
   if (code.startsWith('SQLITE_CANTOPEN')) return 'unavailable';
   if (code.startsWith('SQLITE_CONSTRAINT')) return 'conflict';

@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { alive, descendants } from './process-tree.js';
 import { makeTempDir, type TempDir } from './temp.js';
 
 const INSTALL = 'apt-get update && apt-get install -y postgresql (or run .ci/run)';
@@ -153,7 +154,7 @@ export class PostgresCluster {
     const child = this.#child;
     this.#child = undefined;
     if (child === undefined || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const backends = childrenOf(child.pid);
+    const backends = descendants(child.pid);
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;
@@ -177,28 +178,3 @@ export class PostgresCluster {
   }
 }
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Field 4 of /proc/<pid>/stat, after the parenthesised command name.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
-}
-
-/** Running (a zombie no one has reaped yet counts as gone: it holds no shared memory). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}

@@ -9,4 +9,4 @@ export { loadTrace, straceArgs, type LoadedTrace } from './load-trace.js';
 export { agentHistory, promisedBy, type AgentHistory, type Promised } from './agent-promises.js';
 export { readAgentState, lostInState, type AgentStateView, type PlatformAt } from './agent-state.js';
 export { PlatformRecord, seedStore, storedChunks } from './platform-record.js';
-export { killTree, descendants } from './process-tree.js';
+export { killTree, descendants } from '../process-tree.js';

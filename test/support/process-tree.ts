@@ -27,8 +27,8 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-/** Running (a zombie waiting for its parent to reap it counts as gone). */
-function alive(pid: number): boolean {
+/** Running (a zombie waiting for its parent to reap it counts as gone: it holds nothing any more). */
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
